@@ -1,0 +1,56 @@
+"""Reference crystal structures shipped under ``structures/`` with their provenance."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from atomflow.resources import data_dir
+
+
+@dataclass(frozen=True)
+class ReferenceEntry:
+    """One catalogue entry of ``structures/catalog.toml``."""
+
+    name: str
+    file: str
+    formula: str
+    space_group: str
+    cell: dict
+    confidence: str
+    source: str
+    notes: str = ""
+
+    @property
+    def path(self) -> Path:
+        return data_dir("structures") / self.file
+
+
+@cache
+def _catalog_text() -> str:
+    return (data_dir("structures") / "catalog.toml").read_text()
+
+
+def catalog() -> dict[str, ReferenceEntry]:
+    """All reference entries, keyed by name."""
+    raw = tomllib.loads(_catalog_text())
+    return {name: ReferenceEntry(name=name, **fields) for name, fields in raw.items()}
+
+
+def reference_entry(name: str) -> ReferenceEntry:
+    """Return the catalogue entry ``name``, or raise with the known names."""
+    entries = catalog()
+    if name not in entries:
+        raise KeyError(
+            f"unknown reference structure {name!r}; known: {', '.join(sorted(entries))}"
+        )
+    return entries[name]
+
+
+def load_reference(name: str) -> Structure:
+    """Load the reference crystal ``name`` (for example ``li3n_alpha``) as a pymatgen Structure."""
+    return Structure.from_file(reference_entry(name).path)
