@@ -1,0 +1,25 @@
+"""Study recipes: each system maps to its preset model and its workflow builder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from atomflow.graph import Workflow
+
+
+@dataclass(frozen=True)
+class StudyKind:
+    """A system a recipe may name: how to validate its presets and build its graph."""
+
+    preset_model: type[BaseModel]
+    build: Callable[..., Workflow]
+
+
+def systems() -> dict[str, StudyKind]:
+    """Known study systems (imported lazily so the CLI starts fast)."""
+    from atomflow.studies import li3n
+
+    return {"li3n": StudyKind(li3n.Li3NPreset, li3n.build_workflow)}

@@ -1,0 +1,129 @@
+"""α-Li3N: lattice parameters from NPT and anisotropic Li diffusion from NVT (eSNAP).
+
+Graph: build (perfect cell) → NPT at 300 K → build (vacancy cell at the NPT lattice) →
+NVT at each temperature → tracer MSD and D (in-plane ``xy`` and along c ``z``) → report
+with the Arrhenius fit set against experiment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
+from pymatgen.core import Structure
+
+from atomflow.graph import Workflow, task
+from atomflow.studies.md_tasks import npt_lattice, nvt_md, potential_input, tracer_diffusion
+from atomflow.studies.report import write_transport_report
+from atomflow.structures.li3n import build_li3n
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Li3NStructure(_Strict):
+    supercell: tuple[int, int, int] = (3, 3, 3)
+    li_vacancies: int = Field(1, ge=0, description="Li vacancies in the NVT cells")
+
+
+class NPTStage(_Strict):
+    temperature_K: PositiveFloat = 300.0
+    pressure_bar: float = 1.0
+    equil_steps: int = Field(2000, ge=0)
+    steps: int = Field(6000, gt=0)
+    sample_every: int = Field(20, gt=0)
+
+
+class NVTStage(_Strict):
+    temperatures_K: list[PositiveFloat] = Field(min_length=2)
+    equil_steps: int = Field(2000, ge=0)
+    steps: int = Field(12000, gt=0)
+    sample_every: int = Field(25, gt=0)
+
+    @field_validator("temperatures_K")
+    @classmethod
+    def _distinct(cls, v: list[float]) -> list[float]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"temperatures must be distinct, got {v}")
+        return v
+
+
+class Li3NPreset(_Strict):
+    """Settings of one preset of ``workflows/li3n.toml``."""
+
+    description: str = ""
+    expected_minutes: float = Field(10, gt=0)
+    potential: str = "li3n-esnap"
+    timestep_fs: PositiveFloat = 1.0
+    seed: int = Field(2024, gt=0)
+    restart_every: int = Field(2000, gt=0)
+    structure: Li3NStructure = Li3NStructure()
+    npt: NPTStage = NPTStage()
+    nvt: NVTStage
+
+
+@task(version="1")
+def li3n_structure(
+    supercell: list[int], li_vacancies: int, seed: int, a: float | None = None,
+    c: float | None = None,
+) -> Structure:
+    """An α-Li3N supercell (optionally at given a, c and with Li vacancies)."""
+    return build_li3n(tuple(supercell), li_vacancies=li_vacancies, seed=seed, a=a, c=c)
+
+
+def _protocol(stage: BaseModel, preset: Li3NPreset, temperature: float, seed: int) -> dict:
+    fields = stage.model_dump(exclude={"temperatures_K", "temperature_K"})
+    restart_every = max(fields["sample_every"],
+                        preset.restart_every // fields["sample_every"] * fields["sample_every"])
+    return {**fields, "temperature_K": temperature, "timestep_fs": preset.timestep_fs,
+            "seed": seed, "restart_every": restart_every}
+
+
+def build_workflow(preset: Li3NPreset, name: str = "li3n",
+                   reference: dict[str, Any] | None = None) -> Workflow:
+    """The Li3N study as a workflow graph (also the Python API for this study)."""
+    wf = Workflow(name=name)
+    pot = potential_input(preset.potential)
+    sc = list(preset.structure.supercell)
+    perfect = wf.add(li3n_structure(sc, 0, preset.seed), "structure-perfect")
+    npt = wf.add(
+        npt_lattice(perfect.output, pot,
+                    _protocol(preset.npt, preset, preset.npt.temperature_K, preset.seed), sc),
+        f"npt-{preset.npt.temperature_K:g}K",
+    )
+    lattice = npt["lattice"]
+    vac = wf.add(
+        li3n_structure(sc, preset.structure.li_vacancies, preset.seed, lattice["a"],
+                       lattice["c"]),
+        "structure-vacancy",
+    )
+    analyses = []
+    for i, T in enumerate(preset.nvt.temperatures_K):
+        md = wf.add(nvt_md(vac.output, pot, _protocol(preset.nvt, preset, T, preset.seed + i)),
+                    f"nvt-{T:g}K")
+        analyses.append(wf.add(tracer_diffusion(md.output, "Li", ["xy", "z", "xyz"]),
+                               f"diffusion-{T:g}K"))
+    wf.add(
+        li3n_report(npt.output, [a.output for a in analyses], reference or {},
+                    preset.model_dump(mode="json")),
+        "report",
+    )
+    return wf
+
+
+@task(version="1")
+def li3n_report(npt: dict, analyses: list[dict], reference: dict, settings: dict,
+                workdir: Path | None = None) -> dict[str, Any]:
+    """report.json / report.md / plots for the Li3N study."""
+    return write_transport_report(
+        workdir,
+        title="α-Li3N: lattice and Li diffusion (eSNAP)",
+        lattice=npt["lattice"],
+        lattice_T_K=npt["temperature_K"],
+        analyses=analyses,
+        species="Li",
+        reference=reference,
+        settings=settings,
+    )

@@ -1,0 +1,110 @@
+"""Workflow tasks shared by the studies: MD stages and their analysis.
+
+These are the glue between rooms: they take JSON-like inputs (potential names, protocol
+dicts), call the MD and analysis libraries, and return JSON-like outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+from atomflow.analysis.blocking import block_average
+from atomflow.analysis.diffusion import fit_diffusivity
+from atomflow.analysis.msd import compute_msd
+from atomflow.analysis.plots import plot_msd
+from atomflow.graph import task, write_progress
+from atomflow.md.protocols import MDProtocol
+from atomflow.md.runner import run_md
+from atomflow.potentials import get_potential
+from atomflow.trajectory.h5md import read_h5md
+
+
+def potential_input(name: str) -> dict[str, Any]:
+    """Name plus file digests: editing a parameter file changes the identity of every MD task."""
+    return {"name": name, "files": get_potential(name).files_digest()}
+
+
+def _progress(workdir: Path):
+    return lambda fraction, message: write_progress(workdir, fraction, message)
+
+
+def lattice_from_cells(cells: np.ndarray, supercell: tuple[int, int, int]) -> dict[str, Any]:
+    """a (mean of the a and b axes), c and V per primitive cell, with blocking error bars."""
+    n1, n2, n3 = supercell
+    lengths = np.linalg.norm(cells, axis=2)
+    a_series = 0.5 * (lengths[:, 0] / n1 + lengths[:, 1] / n2)
+    c_series = lengths[:, 2] / n3
+    v_series = np.abs(np.linalg.det(cells)) / (n1 * n2 * n3)
+    out: dict[str, Any] = {"n_samples": len(cells)}
+    for key, series in (("a", a_series), ("c", c_series), ("V", v_series)):
+        avg = block_average(series)
+        out[key] = float(avg.mean)
+        out[f"{key}_err"] = float(avg.sem)
+    return out
+
+
+@task(version="1")
+def npt_lattice(
+    structure: Structure,
+    potential: dict,
+    protocol: dict,
+    supercell: list[int],
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """NPT MD; lattice parameters per primitive cell from block-averaged box samples."""
+    p = MDProtocol(ensemble="npt", **protocol)
+    md = run_md(structure, get_potential(potential["name"]), p, workdir, _progress(workdir))
+    traj = read_h5md(md.trajectory)
+    lattice = lattice_from_cells(traj.cells, tuple(supercell))
+    return {"lattice": lattice, "md": md.as_dict(), "temperature_K": p.temperature_K}
+
+
+@task(version="1")
+def nvt_md(
+    structure: Structure, potential: dict, protocol: dict, workdir: Path | None = None
+) -> dict[str, Any]:
+    """NVT MD at one temperature, trajectory captured to H5MD."""
+    p = MDProtocol(ensemble="nvt", **protocol)
+    md = run_md(structure, get_potential(potential["name"]), p, workdir, _progress(workdir))
+    return {"md": md.as_dict(), "trajectory": md.trajectory, "temperature_K": p.temperature_K}
+
+
+@task(version="1")
+def tracer_diffusion(
+    md: dict,
+    species: str,
+    directions: list[str],
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Tracer MSD (FFT, all origins) per direction, D with error, and an MSD plot."""
+    traj = read_h5md(md["trajectory"])
+    idx = traj.select(species)
+    msd = compute_msd(traj.positions[:, idx], traj.times_ps, directions=tuple(directions))
+    records, fits = [], {}
+    for direction in directions:
+        fit = fit_diffusivity(msd, direction)
+        fits[direction] = fit
+        records.append(
+            {
+                "T_K": md["temperature_K"],
+                "species": species,
+                "direction": direction,
+                "D_cm2_s": fit.D_cm2_s,
+                "D_err_cm2_s": fit.D_err_cm2_s,
+                "fit_start_ps": fit.fit_start_ps,
+                "fit_end_ps": fit.fit_end_ps,
+                "converged": fit.converged,
+                "n_atoms": fit.n_atoms,
+            }
+        )
+    plot_msd(msd, fits, workdir / "msd.png",
+             title=f"{species} MSD at {md['temperature_K']:g} K")
+    curves = {
+        "lag_ps": msd.lag_ps.tolist(),
+        "msd_A2": {d: msd.msd_A2[d].tolist() for d in directions},
+    }
+    return {"diffusion": records, "msd": curves, "temperature_K": md["temperature_K"]}
