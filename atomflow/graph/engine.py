@@ -71,7 +71,9 @@ class Engine:
         executor: Executor | None = None,
         reporter: Reporter | None = None,
         poll_s: float = 0.5,
+        prefetch: int = 2,
     ):
+        self.prefetch = max(1, prefetch)  # tasks queued per worker, to hide hand-off latency
         self.store = store
         self.executor = executor or InlineExecutor()
         self.reporter = reporter
@@ -102,6 +104,7 @@ class Engine:
         ready = sorted(lb for lb, n in waiting.items() if n == 0)
         outputs: dict[str, Any] = {}
         inflight: dict[Future, str] = {}
+        suspects: dict[str, int] = {}
         if self.reporter:
             self.reporter.start(workflow.name, len(nodes), len(done))
 
@@ -121,7 +124,13 @@ class Engine:
 
         try:
             while ready or inflight:
-                while ready and len(inflight) < self.executor.capacity:
+                while ready and len(inflight) < self.executor.capacity * self.prefetch:
+                    # a task that was in flight when a worker died is re-run alone, so the
+                    # crash is pinned on the task that caused it
+                    if suspects.keys() & set(inflight.values()):
+                        break
+                    if ready[0] in suspects and inflight:
+                        break
                     label = ready.pop(0)
                     waiting.pop(label, None)
                     tid = ids[label]
@@ -132,8 +141,9 @@ class Engine:
                         fail(label, str(exc))
                         continue
                     store.mark_running(tid)
-                    run = TaskRun(tid, nodes[label].fn.name, label, dumps(inputs),
-                                  str(store.task_dir(tid)))
+                    fn = nodes[label].fn
+                    run = TaskRun(tid, fn.name, label, dumps(inputs), str(store.task_dir(tid)),
+                                  persist=fn.wants_workdir or self.executor.remote)
                     inflight[self.executor.submit(run)] = label
                     if self.reporter:
                         self.reporter.task_started(label)
@@ -142,6 +152,10 @@ class Engine:
                 for future in finished:
                     label = inflight.pop(future)
                     result = self._result_of(future, label)
+                    if result.get("crashed") and suspects.get(label, 0) == 0:
+                        suspects[label] = 1
+                        ready.insert(0, label)
+                        continue
                     store.record_result(ids[label], result)
                     if result["status"] == "done":
                         summary.done.append(label)
@@ -183,8 +197,9 @@ class Engine:
         try:
             return future.result()
         except BrokenProcessPool:
-            return {"status": "failed", "error": f"the worker process running {label} died "
-                    "(crashed or was killed); see its task directory for logs"}
+            return {"status": "failed", "crashed": True,
+                    "error": f"the worker process running {label} died (crashed or was "
+                    "killed); see its task directory for logs"}
         except Exception as exc:
             return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 

@@ -17,6 +17,8 @@ class Executor(Protocol):
     """What the engine needs from an executor."""
 
     capacity: int
+    #: True when tasks run outside this process tree (HPC): every result goes through files.
+    remote: bool
 
     def submit(self, run: TaskRun) -> Future: ...
 
@@ -27,6 +29,7 @@ class InlineExecutor:
     """Run each task in the calling process, one at a time (debugging, tiny tasks)."""
 
     capacity = 1
+    remote = False
 
     def submit(self, run: TaskRun) -> Future:
         future: Future = Future()
@@ -37,22 +40,35 @@ class InlineExecutor:
         return None
 
 
-class ProcessExecutor:
-    """Run tasks in a pool of worker processes started by a fork server.
+def _warm() -> int:
+    return 0
 
-    Each worker is a fresh interpreter (no inherited threads or SQLite handles), so a task
-    that crashes its process (a segfault in a native library) fails alone.
+
+class ProcessExecutor:
+    """Run tasks in a pool of forked worker processes.
+
+    Workers are forked once, here, before any progress-display thread exists, so user
+    scripts need no ``if __name__ == "__main__"`` guard (a spawn or fork-server start would
+    re-import them). A task that crashes its worker (a segfault in a native library) is
+    reported as failed by the engine.
     """
 
     def __init__(self, workers: int = 2):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.capacity = workers
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["atomflow.graph.worker"])
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        self.remote = False
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(max_workers=self.capacity, mp_context=mp.get_context("fork"))
+        pool.submit(_warm).result()  # fork all workers now
+        return pool
 
     def submit(self, run: TaskRun) -> Future:
+        if getattr(self._pool, "_broken", False):  # a worker died: start a fresh pool
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
         return self._pool.submit(execute, run)
 
     def shutdown(self, cancel: bool = False) -> None:

@@ -31,6 +31,10 @@ class TaskRun:
     label: str
     inputs_json: str
     workdir: str
+    #: Leave ``result.json`` in the workdir. Tasks that take a ``workdir`` always do (their
+    #: results must outlive any process); pure in-memory tasks are recorded by the engine
+    #: in one commit, unless the executor runs them elsewhere (HPC).
+    persist: bool = True
 
 
 def write_progress(workdir: str | os.PathLike, fraction: float, message: str = "") -> None:
@@ -58,10 +62,9 @@ def _write_result(workdir: Path, result: dict[str, Any]) -> None:
 def execute(run: TaskRun) -> dict[str, Any]:
     """Execute ``run``; return (and persist) ``{status, outputs, started, finished, ...}``."""
     workdir = Path(run.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    stale = workdir / RESULT_FILE
-    if stale.exists():
-        stale.unlink()
+    if run.persist:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / RESULT_FILE).unlink(missing_ok=True)
     started = time.time()
     result: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "started": started}
     try:
@@ -79,10 +82,11 @@ def execute(run: TaskRun) -> dict[str, Any]:
             traceback=traceback.format_exc(),
         )
     result["finished"] = time.time()
-    result["artifacts"] = sorted(
-        str(p.relative_to(workdir))
-        for p in workdir.rglob("*")
-        if p.is_file() and not p.name.startswith(".") and p.name != RESULT_FILE
-    )
-    _write_result(workdir, result)
+    if run.persist:
+        result["artifacts"] = sorted(
+            str(p.relative_to(workdir))
+            for p in workdir.rglob("*")
+            if p.is_file() and not p.name.startswith(".") and p.name != RESULT_FILE
+        )
+        _write_result(workdir, result)
     return result

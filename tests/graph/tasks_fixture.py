@@ -27,3 +27,12 @@ def noop(i: int = 0) -> int:
 def touch(name: str, workdir=None) -> str:
     (workdir / f"{name}.txt").write_text(name)
     return name
+
+
+@task()
+def segfault(x: int) -> int:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return x

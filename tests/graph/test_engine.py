@@ -166,3 +166,20 @@ def test_kill_minus_nine_loses_no_completed_result(tmp_path):
         tasks = dict(st.run_tasks(st.runs()[0]["id"]))
         assert all(tasks[f"n{i}"].status == "done" for i in range(6))
         assert tasks["slow"].status == "running"  # stale: the next run redoes it
+
+
+def test_worker_crash_fails_only_its_task(tmp_path):
+    from tasks_fixture import segfault
+
+    wf = Workflow(name="crash")
+    wf.add(segfault(1), "crash")
+    for i in range(3):
+        wf.add(noop(i), f"ok{i}")
+    with Store(tmp_path / "s") as st:
+        ex = ProcessExecutor(1)
+        try:
+            summary = Engine(st, ex, poll_s=0.05).run(wf)
+        finally:
+            ex.shutdown()
+    assert "crash" in summary.failed and "died" in summary.failed["crash"]
+    assert sorted(summary.done) == ["ok0", "ok1", "ok2"]

@@ -1,0 +1,63 @@
+"""Ctrl-C stops a run cleanly: running tasks are marked interrupted, finished ones kept."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+from atomflow.store import Store
+
+
+def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
+    (tmp_path / "sleepy_tasks.py").write_text(textwrap.dedent("""
+        import time
+        from atomflow.graph import task
+
+        @task()
+        def nap(seconds: float, i: int):
+            time.sleep(seconds)
+            return i
+    """))
+    (tmp_path / "runner.py").write_text(textwrap.dedent(f"""
+        import sys
+        from atomflow.graph import Workflow, run_workflow
+        from sleepy_tasks import nap
+
+        seconds = float(sys.argv[1])
+        wf = Workflow(name="naps")
+        wf.add(nap(0.0, 0), "quick")
+        for i in range(1, 3):
+            wf.add(nap(seconds, i), f"slow{{i}}")
+        try:
+            s = run_workflow(wf, {str(tmp_path / "s")!r}, workers=2)
+        except KeyboardInterrupt:
+            sys.exit(99)
+        print("STATUS", s.status, sorted(s.interrupted), sorted(s.done), sorted(s.cached))
+        sys.exit(0 if s.ok else 3)
+    """))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "runner.py", "30"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (tmp_path / "s" / "index.sqlite").exists():
+            with Store(tmp_path / "s") as st:
+                runs = st.runs()
+                states = [r.status for _, r in st.run_tasks(runs[0]["id"])] if runs else []
+            if states.count("running") == 2 and "done" in states:
+                break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3, out
+    assert "STATUS interrupted ['slow1', 'slow2'] ['quick']" in out
+    with Store(tmp_path / "s") as st:
+        tasks = dict(st.run_tasks(st.runs()[0]["id"]))
+        assert tasks["quick"].status == "done"
+        assert tasks["slow1"].status == "interrupted"
+    # the workflow with short naps now: different identities for slow tasks, quick is cached
+    rerun = subprocess.run([sys.executable, "runner.py", "0"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0 and "['quick']" in rerun.stdout.split("]", 2)[2]
