@@ -171,10 +171,14 @@ def run_md(
     steps_done_here = 0
     try:
         with _StopFlag() as stop:
-            if step == p.equil_steps and writer is not None and writer.last_step != step:
+            # gathers and thermo evaluations are collective: every rank takes part, rank 0 writes
+            # (a run resumed at step >= equil_steps already holds the frame at that step)
+            if p.trajectory and resumed_from is None and p.equil_steps == 0:
                 lmp.command("run 0 post no")
                 pos, cell = _frame(lmp)
-                writer.append(step, pos, cell, _observables(lmp))
+                obs = _observables(lmp)
+                if writer is not None:
+                    writer.append(step, pos, cell, obs)
             while step < p.total_steps:
                 n = min(p.sample_every, p.total_steps - step)
                 lmp.command(f"run {n} pre {'yes' if first else 'no'} post no")
@@ -189,12 +193,14 @@ def run_md(
                     raise MDUnstable(f"non-finite potential energy at step {step}")
                 if step >= p.equil_steps:
                     temps.append(obs["temperature"])
-                    if writer is not None:
+                    if p.trajectory:
                         pos, cell = _frame(lmp)
-                        writer.append(step, pos, cell, obs)
-                        writer.flush()
+                        if writer is not None:
+                            writer.append(step, pos, cell, obs)
+                            writer.flush()
                 if step % p.restart_every == 0 or step == p.total_steps:
                     restart.write(lmp, workdir, step, rank)
+                    first = True  # write_restart re-initialises the system: next run sets up
                 if progress is not None and rank == 0:
                     phase = "equilibration" if step <= p.equil_steps else "production"
                     progress(step / p.total_steps,

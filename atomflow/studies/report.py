@@ -175,6 +175,9 @@ def markdown(report: dict[str, Any]) -> str:
         d300 = _fmt(r.get("D300_cm2_s"), r.get("D300_err_cm2_s"), 3) if r.get("Ea_eV") else "n/a"
         out.append(f"| {r['species']} | {r['direction']} | {_fmt(r.get('Ea_eV'), r.get('Ea_err_eV'), 3)} "
                    f"| {d300} | {ref.get('Ea_eV', '—')} | {r.get('note', ref.get('source', ''))} |")
+    notes = report["experiment"].get("notes", [])
+    if notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     if report["checks"]:
         out += ["", "## Checks", ""]
         out += [f"- {k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in report["checks"].items()]
