@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_tasks import af_noop  # noqa: E402
+from bench_tasks import af_noop
 
-from atomflow.graph import Engine, Workflow  # noqa: E402
-from atomflow.graph.executors import make_executor  # noqa: E402
-from atomflow.store import Store  # noqa: E402
+from atomflow.graph import Engine, Workflow
+from atomflow.graph.executors import make_executor
+from atomflow.store import Store
 
 
 def atomflow_graph(n: int, shape: str) -> Workflow:
@@ -75,15 +75,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=0, help="0 = inline (engine overhead)")
-    parser.add_argument("--compare-n", type=int, default=2000,
-                        help="graph size for the side-by-side jobflow comparison (jobflow's "
-                        "chain cost grows faster than linearly)")
+    parser.add_argument(
+        "--compare-n",
+        type=int,
+        default=2000,
+        help="graph size for the side-by-side jobflow comparison (jobflow's "
+        "chain cost grows faster than linearly)",
+    )
     args = parser.parse_args()
     print(f"== atomflow alone: {args.n} no-op tasks, SQLite store, workers={args.workers}")
     for shape in ("fanout", "chain"):
         af = time_atomflow(args.n, shape, args.workers)
-        print(f"{shape:8s} {af:8.2f} s  {af / args.n * 1e6:6.0f} µs/task  "
-              f"target < 10 s: {'yes' if af < 10 else 'NO'}")
+        print(
+            f"{shape:8s} {af:8.2f} s  {af / args.n * 1e6:6.0f} µs/task  "
+            f"target < 10 s: {'yes' if af < 10 else 'NO'}"
+        )
     n = args.compare_n
     print(f"== side by side at {n} tasks (workers={args.workers})")
     print(f"{'shape':8s} {'atomflow s':>11s} {'jobflow s':>10s} {'jobflow/atomflow':>17s}")

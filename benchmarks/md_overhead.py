@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from ase.io import write as ase_write
 
-from atomflow.md.box import lammps_box
 from atomflow.md.protocols import MDProtocol, common_commands, integrator_commands
 from atomflow.md.runner import run_md
 from atomflow.potentials import get_potential
@@ -51,20 +50,32 @@ def main() -> None:
     args = ap.parse_args()
     pot = get_potential("li3n-esnap")
     s = build_li3n((args.supercell,) * 3, li_vacancies=1)
-    p = MDProtocol(ensemble="nvt", temperature_K=600, steps=args.steps,
-                   sample_every=args.every, restart_every=args.every * 20)
+    p = MDProtocol(
+        ensemble="nvt",
+        temperature_K=600,
+        steps=args.steps,
+        sample_every=args.every,
+        restart_every=args.every * 20,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         atoms = s.to_ase_atoms()
         atoms.set_initial_charges([pot.charges[el] for el in atoms.get_chemical_symbols()])
-        prism, _ = lammps_box(s)
-        ase_write(tmp / "cell.data", atoms, format="lammps-data", atom_style="charge",
-                  specorder=list(pot.elements), masses=True, units="metal")
+        ase_write(
+            tmp / "cell.data",
+            atoms,
+            format="lammps-data",
+            atom_style="charge",
+            specorder=list(pot.elements),
+            masses=True,
+            units="metal",
+        )
         (tmp / "in.md").write_text(lmp_input(s, pot, p, tmp / "cell.data", tmp / "traj.dump"))
         lmp = Path(sys.executable).parent / "lmp"
         t0 = time.perf_counter()
-        subprocess.run([str(lmp), "-in", "in.md", "-log", "none", "-screen", "none"],
-                       cwd=tmp, check=True)
+        subprocess.run(
+            [str(lmp), "-in", "in.md", "-log", "none", "-screen", "none"], cwd=tmp, check=True
+        )
         t_lmp = time.perf_counter() - t0
         frames = sum(1 for line in open(tmp / "traj.dump") if line.startswith("ITEM: TIMESTEP"))
         t0 = time.perf_counter()

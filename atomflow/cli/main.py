@@ -17,8 +17,11 @@ from rich.console import Console
 
 from atomflow.errors import AtomflowError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Atomistic simulation workflows for battery materials.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Atomistic simulation workflows for battery materials.",
+)
 err = Console(stderr=True)
 out = Console()
 
@@ -27,7 +30,7 @@ DEFAULT_STORE = Path("atomflow-store")
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -57,13 +60,16 @@ def run(
         path = workflow_file(spec)
         kinds = systems()
         loaded = load_spec(path, preset, {k: v.preset_model for k, v in kinds.items()})
-        wf = kinds[loaded.header.system].build(loaded.preset, name=loaded.header.name,
-                                               reference=loaded.reference)
+        wf = kinds[loaded.header.system].build(
+            loaded.preset, name=loaded.header.name, reference=loaded.reference
+        )
     except (AtomflowError, FileNotFoundError) as exc:
         _fail(str(exc))
     minutes = getattr(loaded.preset, "expected_minutes", None)
-    err.print(f"study [bold]{loaded.header.name}[/], preset [bold]{preset}[/]: {len(wf)} tasks"
-              + (f", expected ≈{minutes:g} min on 2 cores" if minutes else ""))
+    err.print(
+        f"study [bold]{loaded.header.name}[/], preset [bold]{preset}[/]: {len(wf)} tasks"
+        + (f", expected ≈{minutes:g} min on 2 cores" if minutes else "")
+    )
 
     from atomflow.cli.progress import RichReporter
 
@@ -76,16 +82,22 @@ def run(
     finally:
         executor.shutdown(cancel=summary is None)
     if summary is None or summary.interrupted:
-        err.print("[yellow]interrupted[/]: finished tasks are saved; run the same command to "
-                  "resume (killed MD continues from its restart file)")
+        err.print(
+            "[yellow]interrupted[/]: finished tasks are saved; run the same command to "
+            "resume (killed MD continues from its restart file)"
+        )
         raise typer.Exit(130)
     published = _publish(st, summary, loaded.header.name)
-    err.print(f"{len(summary.done)} ran, {len(summary.cached)} cached, {len(summary.failed)} "
-              f"failed, {len(summary.blocked)} blocked in {summary.wall_s:.1f} s")
+    err.print(
+        f"{len(summary.done)} ran, {len(summary.cached)} cached, {len(summary.failed)} "
+        f"failed, {len(summary.blocked)} blocked in {summary.wall_s:.1f} s"
+    )
     if not summary.ok:
         for label, error in summary.failed.items():
             workdir = st.task_dir(summary.ids[label])
-            err.print(f"[red]failed[/] {label}: {error} (log: {workdir})", highlight=False)
+            err.print(
+                f"[red]failed[/] {label}: {error} (log: {workdir})", highlight=False, soft_wrap=True
+            )
         raise typer.Exit(1)
     if published:
         err.print(f"results: {published}")
@@ -123,8 +135,13 @@ def status(store: StoreOpt = DEFAULT_STORE) -> None:
     for label, rec in st.run_tasks(last["id"]):
         dur = f"{rec.duration:.1f}" if rec.duration is not None else ""
         colour = {"done": "green", "failed": "red", "blocked": "yellow"}.get(rec.status, "")
-        table.add_row(label, f"[{colour}]{rec.status}[/]" if colour else rec.status,
-                      rec.id[:12], dur, (rec.error or "")[:60])
+        table.add_row(
+            label,
+            f"[{colour}]{rec.status}[/]" if colour else rec.status,
+            rec.id[:12],
+            dur,
+            (rec.error or "")[:60],
+        )
     out.print(table)
 
 
@@ -140,11 +157,17 @@ def results(
     if study:
         reports = [p for p in reports if p.parent.name == study]
     if not reports:
-        _fail(f"no results in {root}" + (f" for study {study!r}" if study else "")
-              + "; run the workflow to completion first")
+        _fail(
+            f"no results in {root}"
+            + (f" for study {study!r}" if study else "")
+            + "; run the workflow to completion first"
+        )
     if len(reports) > 1 and not study:
-        _fail("several studies in this store: " + ", ".join(p.parent.name for p in reports)
-              + "; choose one with --study")
+        _fail(
+            "several studies in this store: "
+            + ", ".join(p.parent.name for p in reports)
+            + "; choose one with --study"
+        )
     if as_json:
         sys.stdout.write(reports[0].read_text() + "\n")
     else:
@@ -155,8 +178,10 @@ def results(
 
 
 @app.command()
-def show(task: Annotated[str, typer.Argument(help="task label or id prefix")],
-         store: StoreOpt = DEFAULT_STORE) -> None:
+def show(
+    task: Annotated[str, typer.Argument(help="task label or id prefix")],
+    store: StoreOpt = DEFAULT_STORE,
+) -> None:
     """One task's record: identity, status, inputs, outputs, timings, host, traceback."""
     from atomflow.store.sqlite_store import dumps
 
@@ -166,9 +191,16 @@ def show(task: Annotated[str, typer.Argument(help="task label or id prefix")],
     except KeyError as exc:
         _fail(str(exc.args[0]))
     info = {
-        "id": rec.id, "label": rec.label, "task": f"{rec.name} v{rec.version}",
-        "status": rec.status, "host": rec.host, "pid": rec.pid, "attempts": rec.attempts,
-        "duration_s": rec.duration, "workdir": rec.workdir, "artifacts": rec.artifacts,
+        "id": rec.id,
+        "label": rec.label,
+        "task": f"{rec.name} v{rec.version}",
+        "status": rec.status,
+        "host": rec.host,
+        "pid": rec.pid,
+        "attempts": rec.attempts,
+        "duration_s": rec.duration,
+        "workdir": rec.workdir,
+        "artifacts": rec.artifacts,
         "error": rec.error,
     }
     out.print_json(json.dumps(info, default=str))

@@ -14,8 +14,12 @@ class RichReporter:
     def __init__(self, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[note]}"),
-            TimeElapsedColumn(), console=self.console, transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[note]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
         )
         self._bars: dict[str, Any] = {}
         self._overall = None
@@ -25,8 +29,7 @@ class RichReporter:
         self.console.print(f"[bold]{workflow}[/]: {total} tasks, {cached} already done (cached)")
         self._finished = cached
         self.progress.start()
-        self._overall = self.progress.add_task("all tasks", total=total, completed=cached,
-                                               note="")
+        self._overall = self.progress.add_task("all tasks", total=total, completed=cached, note="")
 
     def task_started(self, label: str) -> None:
         self._bars[label] = self.progress.add_task(f"  {label}", total=1.0, note="started")
@@ -40,13 +43,16 @@ class RichReporter:
         if status == "done":
             self.progress.console.print(f"[green]done[/]    {label}")
         else:
-            self.progress.console.print(f"[red]failed[/]  {label}: {error}")
+            self.progress.console.print(f"[red]failed[/]  {label}: {error}", soft_wrap=True)
 
     def running(self, progress: dict[str, dict[str, Any] | None]) -> None:
         for label, info in progress.items():
             if info and label in self._bars:
-                self.progress.update(self._bars[label], completed=info.get("fraction", 0.0),
-                                     note=info.get("message", ""))
+                self.progress.update(
+                    self._bars[label],
+                    completed=info.get("fraction", 0.0),
+                    note=info.get("message", ""),
+                )
 
     def stop(self) -> None:
         self.progress.stop()

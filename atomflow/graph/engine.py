@@ -94,13 +94,16 @@ class Engine:
         summary = RunSummary(workflow.name, run_id, ids)
 
         status = store.statuses(ids.values())
-        for label, tid in ids.items():
+        for tid in ids.values():
             if status[tid] != "done" and store.ingest_result_file(tid) == "done":
                 status[tid] = "done"
         done = {lb for lb, tid in ids.items() if status[tid] == "done"}
         summary.cached = sorted(done)
-        waiting = {lb: sum(1 for u in graph.predecessors(lb) if u not in done)
-                   for lb in nodes if lb not in done}
+        waiting = {
+            lb: sum(1 for u in graph.predecessors(lb) if u not in done)
+            for lb in nodes
+            if lb not in done
+        }
         ready = sorted(lb for lb, n in waiting.items() if n == 0)
         outputs: dict[str, Any] = {}
         inflight: dict[Future, str] = {}
@@ -142,13 +145,18 @@ class Engine:
                         continue
                     store.mark_running(tid)
                     fn = nodes[label].fn
-                    run = TaskRun(tid, fn.name, label, dumps(inputs), str(store.task_dir(tid)),
-                                  persist=fn.wants_workdir or self.executor.remote)
+                    run = TaskRun(
+                        tid,
+                        fn.name,
+                        label,
+                        dumps(inputs),
+                        str(store.task_dir(tid)),
+                        persist=fn.wants_workdir or self.executor.remote,
+                    )
                     inflight[self.executor.submit(run)] = label
                     if self.reporter:
                         self.reporter.task_started(label)
-                finished, _ = wait(list(inflight), timeout=self.poll_s,
-                                   return_when=FIRST_COMPLETED)
+                finished, _ = wait(list(inflight), timeout=self.poll_s, return_when=FIRST_COMPLETED)
                 for future in finished:
                     label = inflight.pop(future)
                     result = self._result_of(future, label)
@@ -197,9 +205,12 @@ class Engine:
         try:
             return future.result()
         except BrokenProcessPool:
-            return {"status": "failed", "crashed": True,
-                    "error": f"the worker process running {label} died (crashed or was "
-                    "killed); see its task directory for logs"}
+            return {
+                "status": "failed",
+                "crashed": True,
+                "error": f"the worker process running {label} died (crashed or was "
+                "killed); see its task directory for logs",
+            }
         except Exception as exc:
             return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 

@@ -13,8 +13,8 @@ from typing import Any
 import networkx as nx
 
 from atomflow.graph.errors import WorkflowError
-from atomflow.hashing import task_identity
 from atomflow.graph.task import OutputRef, TaskNode, iter_refs, resolve_task, substitute
+from atomflow.hashing import task_identity
 
 
 class Workflow:
@@ -81,7 +81,9 @@ class Workflow:
             def as_key(ref: OutputRef) -> dict[str, Any]:
                 return {"@ref": ids[ref.node.label], "path": list(ref.path)}
 
-            ids[label] = task_identity(node.fn.name, node.fn.version, substitute(node.inputs, as_key))
+            ids[label] = task_identity(
+                node.fn.name, node.fn.version, substitute(node.inputs, as_key)
+            )
         return ids
 
     @classmethod

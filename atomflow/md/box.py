@@ -13,9 +13,7 @@ def lammps_box(structure: Structure) -> tuple[Prism, list[str]]:
     """Return the Prism and the ``region``/``create_box``-ready bounds for ``structure``."""
     prism = Prism(np.asarray(structure.lattice.matrix), pbc=True)
     xhi, yhi, zhi, xy, xz, yz = (float(v) for v in prism.get_lammps_prism())
-    region = (
-        f"region box prism 0 {xhi!r} 0 {yhi!r} 0 {zhi!r} {xy!r} {xz!r} {yz!r} units box"
-    )
+    region = f"region box prism 0 {xhi!r} 0 {yhi!r} 0 {zhi!r} {xy!r} {xz!r} {yz!r} units box"
     return prism, [region]
 
 
@@ -26,8 +24,10 @@ def box_matrix(box: tuple) -> np.ndarray:
     return np.array([[lx, 0.0, 0.0], [xy, ly, 0.0], [xz, yz, lz]])
 
 
-def setup_commands(structure: Structure, potential: Potential) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Commands that create the box and potential, plus per-atom types and LAMMPS-frame positions."""
+def setup_commands(
+    structure: Structure, potential: Potential
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Box-creation commands, per-atom LAMMPS types and LAMMPS-frame positions."""
     potential.check_elements(el.symbol for el in structure.composition.elements)
     prism, region = lammps_box(structure)
     types = np.array([potential.type_of(site.specie.symbol) for site in structure], dtype=np.int32)

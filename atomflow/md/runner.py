@@ -161,7 +161,10 @@ def run_md(
     if p.trajectory and rank == 0:
         species = np.array([potential.type_of(s.specie.symbol) for s in structure], np.int32)
         writer = H5MDWriter(
-            workdir / TRAJECTORY, species, list(potential.elements), p.timestep_ps,
+            workdir / TRAJECTORY,
+            species,
+            list(potential.elements),
+            p.timestep_ps,
             append=resumed_from is not None,
         )
         writer.truncate_after(step if step >= p.equil_steps else -1)
@@ -186,8 +189,10 @@ def run_md(
                 step += n
                 steps_done_here += n
                 if int(lmp.get_natoms()) != natoms:
-                    raise MDUnstable(f"atoms were lost at step {step}: {int(lmp.get_natoms())} "
-                                     f"of {natoms} remain; the potential is unstable here")
+                    raise MDUnstable(
+                        f"atoms were lost at step {step}: {int(lmp.get_natoms())} "
+                        f"of {natoms} remain; the potential is unstable here"
+                    )
                 obs = _observables(lmp)
                 if not np.isfinite(obs["potential_energy"]):
                     raise MDUnstable(f"non-finite potential energy at step {step}")
@@ -203,9 +208,11 @@ def run_md(
                     first = True  # write_restart re-initialises the system: next run sets up
                 if progress is not None and rank == 0:
                     phase = "equilibration" if step <= p.equil_steps else "production"
-                    progress(step / p.total_steps,
-                             f"{p.ensemble.upper()} {p.temperature_K:g} K {phase} "
-                             f"step {step}/{p.total_steps}")
+                    progress(
+                        step / p.total_steps,
+                        f"{p.ensemble.upper()} {p.temperature_K:g} K {phase} "
+                        f"step {step}/{p.total_steps}",
+                    )
                 if stop.signum is not None:
                     restart.write(lmp, workdir, step, rank)
                     raise MDInterrupted(

@@ -132,7 +132,9 @@ def get_potential(name: str) -> Potential:
     """Return a shipped potential by name, or one from a path to a ``potential.toml``."""
     candidate = Path(name)
     if candidate.suffix == ".toml" or candidate.is_dir():
-        return load_potential_file(candidate / "potential.toml" if candidate.is_dir() else candidate)
+        return load_potential_file(
+            candidate / "potential.toml" if candidate.is_dir() else candidate
+        )
     path = _data_root() / name / "potential.toml"
     if not path.is_file():
         raise InputError(

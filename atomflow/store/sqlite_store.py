@@ -160,10 +160,17 @@ class Store:
     def register(self, task_id: str, name: str, version: str, label: str, inputs: Any) -> None:
         """Insert a pending record unless the identity is already known."""
         self._conn.execute(
-            "INSERT OR IGNORE INTO tasks(id, name, version, label, inputs, status, workdir, updated)"
-            " VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-            (task_id, name, version, label, dumps(canonical(inputs)), str(self.task_dir(task_id)),
-             time.time()),
+            "INSERT OR IGNORE INTO tasks(id, name, version, label, inputs, status, workdir,"
+            " updated) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+            (
+                task_id,
+                name,
+                version,
+                label,
+                dumps(canonical(inputs)),
+                str(self.task_dir(task_id)),
+                time.time(),
+            ),
         )
 
     def register_many(self, rows: Iterable[tuple[str, str, str, str, Any]]) -> None:
@@ -213,9 +220,7 @@ class Store:
         if "artifacts" in cols:
             cols["artifacts"] = json.dumps(cols["artifacts"])
         assignments = ", ".join(f"{k}=?" for k in cols)
-        self._conn.execute(
-            f"UPDATE tasks SET {assignments} WHERE id=?", (*cols.values(), task_id)
-        )
+        self._conn.execute(f"UPDATE tasks SET {assignments} WHERE id=?", (*cols.values(), task_id))
 
     def mark_running(self, task_id: str) -> None:
         self._conn.execute(
@@ -248,10 +253,22 @@ class Store:
                 "edited or corrupted; delete that row (or the store) and re-run"
             )
         return TaskRecord(
-            id=row[0], name=row[1], version=row[2], label=row[3], status=row[4], inputs=inputs,
-            outputs=loads(row[6]), started=row[7], finished=row[8], host=row[9], pid=row[10],
-            error=row[11], traceback=row[12], workdir=row[13],
-            artifacts=json.loads(row[14]) if row[14] else [], attempts=row[15],
+            id=row[0],
+            name=row[1],
+            version=row[2],
+            label=row[3],
+            status=row[4],
+            inputs=inputs,
+            outputs=loads(row[6]),
+            started=row[7],
+            finished=row[8],
+            host=row[9],
+            pid=row[10],
+            error=row[11],
+            traceback=row[12],
+            workdir=row[13],
+            artifacts=json.loads(row[14]) if row[14] else [],
+            attempts=row[15],
         )
 
     def find(self, prefix_or_label: str) -> TaskRecord:

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validato
 from pymatgen.core import Structure
 
 from atomflow.graph import Workflow, task
+from atomflow.structures.li3n import build_li3n
 from atomflow.studies.md_tasks import npt_lattice, nvt_md, potential_input, tracer_diffusion
 from atomflow.studies.report import write_transport_report
-from atomflow.structures.li3n import build_li3n
 
 
 class _Strict(BaseModel):
@@ -66,7 +66,10 @@ class Li3NPreset(_Strict):
 
 @task(version="1")
 def li3n_structure(
-    supercell: list[int], li_vacancies: int, seed: int, a: float | None = None,
+    supercell: list[int],
+    li_vacancies: int,
+    seed: int,
+    a: float | None = None,
     c: float | None = None,
 ) -> Structure:
     """An α-Li3N supercell (optionally at given a, c and with Li vacancies)."""
@@ -75,47 +78,66 @@ def li3n_structure(
 
 def _protocol(stage: BaseModel, preset: Li3NPreset, temperature: float, seed: int) -> dict:
     fields = stage.model_dump(exclude={"temperatures_K", "temperature_K"})
-    restart_every = max(fields["sample_every"],
-                        preset.restart_every // fields["sample_every"] * fields["sample_every"])
-    return {**fields, "temperature_K": temperature, "timestep_fs": preset.timestep_fs,
-            "seed": seed, "restart_every": restart_every}
+    restart_every = max(
+        fields["sample_every"],
+        preset.restart_every // fields["sample_every"] * fields["sample_every"],
+    )
+    return {
+        **fields,
+        "temperature_K": temperature,
+        "timestep_fs": preset.timestep_fs,
+        "seed": seed,
+        "restart_every": restart_every,
+    }
 
 
-def build_workflow(preset: Li3NPreset, name: str = "li3n",
-                   reference: dict[str, Any] | None = None) -> Workflow:
+def build_workflow(
+    preset: Li3NPreset, name: str = "li3n", reference: dict[str, Any] | None = None
+) -> Workflow:
     """The Li3N study as a workflow graph (also the Python API for this study)."""
     wf = Workflow(name=name)
     pot = potential_input(preset.potential)
     sc = list(preset.structure.supercell)
     perfect = wf.add(li3n_structure(sc, 0, preset.seed), "structure-perfect")
     npt = wf.add(
-        npt_lattice(perfect.output, pot,
-                    _protocol(preset.npt, preset, preset.npt.temperature_K, preset.seed), sc),
+        npt_lattice(
+            perfect.output,
+            pot,
+            _protocol(preset.npt, preset, preset.npt.temperature_K, preset.seed),
+            sc,
+        ),
         f"npt-{preset.npt.temperature_K:g}K",
     )
     lattice = npt["lattice"]
     vac = wf.add(
-        li3n_structure(sc, preset.structure.li_vacancies, preset.seed, lattice["a"],
-                       lattice["c"]),
+        li3n_structure(sc, preset.structure.li_vacancies, preset.seed, lattice["a"], lattice["c"]),
         "structure-vacancy",
     )
     analyses = []
     for i, T in enumerate(preset.nvt.temperatures_K):
-        md = wf.add(nvt_md(vac.output, pot, _protocol(preset.nvt, preset, T, preset.seed + i)),
-                    f"nvt-{T:g}K")
-        analyses.append(wf.add(tracer_diffusion(md.output, "Li", ["xy", "z", "xyz"]),
-                               f"diffusion-{T:g}K"))
+        md = wf.add(
+            nvt_md(vac.output, pot, _protocol(preset.nvt, preset, T, preset.seed + i)),
+            f"nvt-{T:g}K",
+        )
+        analyses.append(
+            wf.add(tracer_diffusion(md.output, "Li", ["xy", "z", "xyz"]), f"diffusion-{T:g}K")
+        )
     wf.add(
-        li3n_report(npt.output, [a.output for a in analyses], reference or {},
-                    preset.model_dump(mode="json")),
+        li3n_report(
+            npt.output,
+            [a.output for a in analyses],
+            reference or {},
+            preset.model_dump(mode="json"),
+        ),
         "report",
     )
     return wf
 
 
 @task(version="1")
-def li3n_report(npt: dict, analyses: list[dict], reference: dict, settings: dict,
-                workdir: Path | None = None) -> dict[str, Any]:
+def li3n_report(
+    npt: dict, analyses: list[dict], reference: dict, settings: dict, workdir: Path | None = None
+) -> dict[str, Any]:
     """report.json / report.md / plots for the Li3N study."""
     return write_transport_report(
         workdir,

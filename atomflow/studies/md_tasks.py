@@ -101,8 +101,7 @@ def tracer_diffusion(
                 "n_atoms": fit.n_atoms,
             }
         )
-    plot_msd(msd, fits, workdir / "msd.png",
-             title=f"{species} MSD at {md['temperature_K']:g} K")
+    plot_msd(msd, fits, workdir / "msd.png", title=f"{species} MSD at {md['temperature_K']:g} K")
     curves = {
         "lag_ps": msd.lag_ps.tolist(),
         "msd_A2": {d: msd.msd_A2[d].tolist() for d in directions},

@@ -35,8 +35,12 @@ def arrhenius_table(diffusion: list[dict], species: str) -> tuple[list[dict], di
     for direction in dict.fromkeys(r["direction"] for r in diffusion):
         pts = [r for r in diffusion if r["direction"] == direction and r["species"] == species]
         use = [r for r in pts if r["converged"] and r["D_cm2_s"] > 0]
-        row: dict[str, Any] = {"species": species, "direction": direction,
-                               "n_points": len(use), "T_K": [r["T_K"] for r in use]}
+        row: dict[str, Any] = {
+            "species": species,
+            "direction": direction,
+            "n_points": len(use),
+            "T_K": [r["T_K"] for r in use],
+        }
         if len(use) >= 2:
             fit = fit_arrhenius(
                 np.array([r["T_K"] for r in use]),
@@ -45,11 +49,19 @@ def arrhenius_table(diffusion: list[dict], species: str) -> tuple[list[dict], di
             )
             fits[direction] = fit
             d300, d300_err = fit.extrapolate(300.0)
-            row.update(Ea_eV=fit.Ea_eV, Ea_err_eV=fit.Ea_err_eV, D0_cm2_s=fit.prefactor,
-                       D300_cm2_s=float(d300), D300_err_cm2_s=float(d300_err))
+            row.update(
+                Ea_eV=fit.Ea_eV,
+                Ea_err_eV=fit.Ea_err_eV,
+                D0_cm2_s=fit.prefactor,
+                D300_cm2_s=float(d300),
+                D300_err_cm2_s=float(d300_err),
+            )
         else:
-            row.update(Ea_eV=None, Ea_err_eV=None,
-                       note=f"only {len(use)} converged temperature(s) with D > 0: no fit")
+            row.update(
+                Ea_eV=None,
+                Ea_err_eV=None,
+                note=f"only {len(use)} converged temperature(s) with D > 0: no fit",
+            )
         rows.append(row)
     return rows, fits
 
@@ -74,22 +86,30 @@ def write_transport_report(
     ref_lat = reference.get("lattice", {})
     for key in ("a", "c"):
         if key in ref_lat and key in lattice:
-            comparison.append({
-                "quantity": f"{key} (Å) at {lattice_T_K:g} K", "ours": lattice[key],
-                "ours_err": lattice[f"{key}_err"], "reference": ref_lat[key],
-                "deviation_pct": _dev(lattice[key], ref_lat[key]),
-                "source": ref_lat.get("source", ""),
-            })
+            comparison.append(
+                {
+                    "quantity": f"{key} (Å) at {lattice_T_K:g} K",
+                    "ours": lattice[key],
+                    "ours_err": lattice[f"{key}_err"],
+                    "reference": ref_lat[key],
+                    "deviation_pct": _dev(lattice[key], ref_lat[key]),
+                    "source": ref_lat.get("source", ""),
+                }
+            )
     ref_ea = reference.get("arrhenius", {})
     for row in arrhenius:
         ref = ref_ea.get(row["direction"])
         if ref and row.get("Ea_eV") is not None:
-            comparison.append({
-                "quantity": f"Ea {species} {row['direction']} (eV)", "ours": row["Ea_eV"],
-                "ours_err": row["Ea_err_eV"], "reference": ref["Ea_eV"],
-                "deviation_pct": _dev(row["Ea_eV"], ref["Ea_eV"]),
-                "source": ref.get("source", ""),
-            })
+            comparison.append(
+                {
+                    "quantity": f"Ea {species} {row['direction']} (eV)",
+                    "ours": row["Ea_eV"],
+                    "ours_err": row["Ea_err_eV"],
+                    "reference": ref["Ea_eV"],
+                    "deviation_pct": _dev(row["Ea_eV"], ref["Ea_eV"]),
+                    "source": ref.get("source", ""),
+                }
+            )
 
     checks = {}
     by = {(r["T_K"], r["direction"]): r for r in diffusion}
@@ -132,9 +152,13 @@ def plot_msd_curves(analyses: list[dict], path: Path, title: str = "") -> Path:
         lag = np.asarray(a["msd"]["lag_ps"])
         for direction, msd in a["msd"]["msd_A2"].items():
             keep = lag > 0
-            ax.loglog(lag[keep], np.asarray(msd)[keep], styles.get(direction, "-"),
-                      color=cmap(0.85 * i / n),
-                      label=f"{a['temperature_K']:g} K {direction}")
+            ax.loglog(
+                lag[keep],
+                np.asarray(msd)[keep],
+                styles.get(direction, "-"),
+                color=cmap(0.85 * i / n),
+                label=f"{a['temperature_K']:g} K {direction}",
+            )
     ax.set_xlabel("lag time (ps)")
     ax.set_ylabel("MSD (Å²)")
     ax.set_title(title)
@@ -148,38 +172,59 @@ def plot_msd_curves(analyses: list[dict], path: Path, title: str = "") -> Path:
 def markdown(report: dict[str, Any]) -> str:
     """Human-readable tables of a transport report."""
     lat = report["lattice"]
-    out = [f"# {report['title']}", "", f"## Lattice parameters (NPT, {lat['T_K']:g} K)", "",
-           "| quantity | simulated | reference | deviation | source |", "|---|---|---|---|---|"]
+    out = [
+        f"# {report['title']}",
+        "",
+        f"## Lattice parameters (NPT, {lat['T_K']:g} K)",
+        "",
+        "| quantity | simulated | reference | deviation | source |",
+        "|---|---|---|---|---|",
+    ]
     comp = {c["quantity"]: c for c in report["comparison"]}
     for key in ("a", "c", "V"):
         label = f"{key} (Å)" if key != "V" else "V per cell (Å³)"
         c = comp.get(f"{key} (Å) at {lat['T_K']:g} K")
         ref = f"{c['reference']:.4g}" if c else "—"
         dev = f"{c['deviation_pct']:+.2f} %" if c else "—"
-        out.append(f"| {label} | {_fmt(lat[key], lat[f'{key}_err'], 5)} | {ref} | {dev} | "
-                   f"{c['source'] if c else ''} |")
-    out += ["", "## Tracer diffusivity", "",
-            "| T (K) | species | direction | D (cm²/s) | fit window (ps) | converged |",
-            "|---|---|---|---|---|---|"]
+        out.append(
+            f"| {label} | {_fmt(lat[key], lat[f'{key}_err'], 5)} | {ref} | {dev} | "
+            f"{c['source'] if c else ''} |"
+        )
+    out += [
+        "",
+        "## Tracer diffusivity",
+        "",
+        "| T (K) | species | direction | D (cm²/s) | fit window (ps) | converged |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in sorted(report["diffusion"], key=lambda r: (r["direction"], r["T_K"])):
         out.append(
             f"| {r['T_K']:g} | {r['species']} | {r['direction']} | "
             f"{_fmt(r['D_cm2_s'], r['D_err_cm2_s'], 3)} | "
             f"{r['fit_start_ps']:.3g}–{r['fit_end_ps']:.3g} | {'yes' if r['converged'] else 'no'} |"
         )
-    out += ["", "## Arrhenius", "", "| species | direction | Ea (eV) | D(300 K) (cm²/s) | reference Ea "
-            "(eV) | note |", "|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Arrhenius",
+        "",
+        "| species | direction | Ea (eV) | D(300 K) (cm²/s) | reference Ea (eV) | note |",
+        "|---|---|---|---|---|---|",
+    ]
     ref_ea = report["experiment"].get("arrhenius", {})
     for r in report["arrhenius"]:
         ref = ref_ea.get(r["direction"], {})
         d300 = _fmt(r.get("D300_cm2_s"), r.get("D300_err_cm2_s"), 3) if r.get("Ea_eV") else "n/a"
-        out.append(f"| {r['species']} | {r['direction']} | {_fmt(r.get('Ea_eV'), r.get('Ea_err_eV'), 3)} "
-                   f"| {d300} | {ref.get('Ea_eV', '—')} | {r.get('note', ref.get('source', ''))} |")
+        out.append(
+            f"| {r['species']} | {r['direction']} | {_fmt(r.get('Ea_eV'), r.get('Ea_err_eV'), 3)} "
+            f"| {d300} | {ref.get('Ea_eV', '—')} | {r.get('note', ref.get('source', ''))} |"
+        )
     notes = report["experiment"].get("notes", [])
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     if report["checks"]:
         out += ["", "## Checks", ""]
-        out += [f"- {k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in report["checks"].items()]
+        out += [
+            f"- {k.replace('_', ' ')}: {'yes' if v else 'NO'}" for k, v in report["checks"].items()
+        ]
     out += ["", "![MSD](msd.png)", "", "![Arrhenius](arrhenius.png)", ""]
     return "\n".join(out)

@@ -57,9 +57,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise InputError(f"{path}: malformed TOML: {exc}") from None
 
 
-def load_spec(
-    path: str | Path, preset: str, systems: dict[str, type[BaseModel]]
-) -> LoadedSpec:
+def load_spec(path: str | Path, preset: str, systems: dict[str, type[BaseModel]]) -> LoadedSpec:
     """Read and validate ``path``; ``systems`` maps system names to their preset models."""
     path = Path(path)
     raw = read_toml(path)

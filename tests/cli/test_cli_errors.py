@@ -14,7 +14,10 @@ SHIPPED = data_dir("workflows") / "li3n.toml"
 def atomflow(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "atomflow.cli.main", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -26,20 +29,34 @@ def edited(tmp_path: Path, old: str, new: str) -> Path:
     return path
 
 
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 CASES = {
-    "malformed": (lambda t: (t / "bad.toml").write_text("[study\nname=") or t / "bad.toml",
-                  "malformed TOML"),
+    "malformed": (
+        lambda t: write(t / "bad.toml", "[study\nname="),
+        "malformed TOML",
+    ),
     "unknown_preset": (lambda t: SHIPPED, "unknown preset 'huge'; this recipe has: full, quick"),
-    "negative_T": (lambda t: edited(t, "temperatures_K = [500", "temperatures_K = [-500"),
-                   "presets.quick.nvt.temperatures_K.0: Input should be greater than 0"),
-    "unknown_key": (lambda t: edited(t, "timestep_fs = 1.0", "timestep_fs = 1.0\ntimestpe = 2"),
-                    "presets.quick.timestpe: unknown key"),
-    "unknown_system": (lambda t: edited(t, 'system = "li3n"', 'system = "unobtainium"'),
-                       "study.system: unknown system 'unobtainium'; known: li3n"),
+    "negative_T": (
+        lambda t: edited(t, "temperatures_K = [500", "temperatures_K = [-500"),
+        "presets.quick.nvt.temperatures_K.0: Input should be greater than 0",
+    ),
+    "unknown_key": (
+        lambda t: edited(t, "timestep_fs = 1.0", "timestep_fs = 1.0\ntimestpe = 2"),
+        "presets.quick.timestpe: unknown key",
+    ),
+    "unknown_system": (
+        lambda t: edited(t, 'system = "li3n"', 'system = "unobtainium"'),
+        "study.system: unknown system 'unobtainium'; known: li3n",
+    ),
     "missing_file": (lambda t: t / "nope.toml", "no workflow file"),
-    "missing_potential": (lambda t: edited(t, 'potential = "li3n-esnap"',
-                                           'potential = "li3n-missing"'),
-                          "unknown potential 'li3n-missing'"),
+    "missing_potential": (
+        lambda t: edited(t, 'potential = "li3n-esnap"', 'potential = "li3n-missing"'),
+        "unknown potential 'li3n-missing'",
+    ),
 }
 
 
@@ -48,8 +65,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case):
     make, expected = CASES[case]
     spec = make(tmp_path)
     preset = "huge" if case == "unknown_preset" else "quick"
-    proc = atomflow("run", str(spec), "--preset", preset, "--store", str(tmp_path / "s"),
-                    cwd=tmp_path)
+    proc = atomflow(
+        "run", str(spec), "--preset", preset, "--store", str(tmp_path / "s"), cwd=tmp_path
+    )
     assert proc.returncode == 2, proc.stderr
     assert expected in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

@@ -95,7 +95,10 @@ def test_declarative_workflow_runs(tmp_path):
         "name": "decl",
         "tasks": {
             "d": {"task": "tasks_fixture:make_dict", "inputs": {"x": 2}},
-            "s": {"task": "tasks_fixture:add", "inputs": {"a": "@d.value", "b": "@d.nested.double"}},
+            "s": {
+                "task": "tasks_fixture:add",
+                "inputs": {"a": "@d.value", "b": "@d.nested.double"},
+            },
         },
     }
     summary = run_workflow(Workflow.from_dict(spec), tmp_path / "s")
@@ -119,8 +122,9 @@ def test_process_pool_runs_tasks_and_records_artifacts(tmp_path):
 def test_edited_record_is_detected(tmp_path):
     summary = run_workflow(Workflow([noop(1, label="n")]), tmp_path / "s")
     with Store(tmp_path / "s") as st:
-        st._conn.execute("UPDATE tasks SET inputs=? WHERE id=?",
-                         (json.dumps({"i": 2}), summary.ids["n"]))
+        st._conn.execute(
+            "UPDATE tasks SET inputs=? WHERE id=?", (json.dumps({"i": 2}), summary.ids["n"])
+        )
         with pytest.raises(Exception, match="does not hash to its key"):
             st.get(summary.ids["n"])
 
@@ -128,7 +132,8 @@ def test_edited_record_is_detected(tmp_path):
 def test_kill_minus_nine_loses_no_completed_result(tmp_path):
     """Kill the runner mid-workflow; finished results survive and the rerun resumes."""
     script = tmp_path / "runner.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from atomflow.graph import Workflow, task, run_workflow
@@ -139,8 +144,10 @@ def test_kill_minus_nine_loses_no_completed_result(tmp_path):
             wf.add(noop(i), f"n{{i}}")
         wf.add(__import__("slow_fixture").sleepy(wf.nodes["n5"].output), "slow")
         run_workflow(wf, {str(tmp_path / "s")!r}, workers=0)
-    """))
-    (tmp_path / "slow_fixture.py").write_text(textwrap.dedent("""
+    """)
+    )
+    (tmp_path / "slow_fixture.py").write_text(
+        textwrap.dedent("""
         import time
         from atomflow.graph import task
 
@@ -148,7 +155,8 @@ def test_kill_minus_nine_loses_no_completed_result(tmp_path):
         def sleepy(x):
             time.sleep(60)
             return x
-    """))
+    """)
+    )
     env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.path.dirname(__file__)}")
     proc = subprocess.Popen([sys.executable, str(script)], env=env)
     deadline = time.time() + 60

@@ -11,7 +11,8 @@ from atomflow.store import Store
 
 
 def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
-    (tmp_path / "sleepy_tasks.py").write_text(textwrap.dedent("""
+    (tmp_path / "sleepy_tasks.py").write_text(
+        textwrap.dedent("""
         import time
         from atomflow.graph import task
 
@@ -19,8 +20,10 @@ def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
         def nap(seconds: float, i: int):
             time.sleep(seconds)
             return i
-    """))
-    (tmp_path / "runner.py").write_text(textwrap.dedent(f"""
+    """)
+    )
+    (tmp_path / "runner.py").write_text(
+        textwrap.dedent(f"""
         import sys
         from atomflow.graph import Workflow, run_workflow
         from sleepy_tasks import nap
@@ -36,10 +39,17 @@ def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
             sys.exit(99)
         print("STATUS", s.status, sorted(s.interrupted), sorted(s.done), sorted(s.cached))
         sys.exit(0 if s.ok else 3)
-    """))
+    """)
+    )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "runner.py", "30"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "runner.py", "30"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 60
     while time.time() < deadline:
         if (tmp_path / "s" / "index.sqlite").exists():
@@ -58,6 +68,12 @@ def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
         assert tasks["quick"].status == "done"
         assert tasks["slow1"].status == "interrupted"
     # the workflow with short naps now: different identities for slow tasks, quick is cached
-    rerun = subprocess.run([sys.executable, "runner.py", "0"], cwd=tmp_path, env=env,
-                           capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        [sys.executable, "runner.py", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rerun.returncode == 0 and "['quick']" in rerun.stdout.split("]", 2)[2]

@@ -24,8 +24,14 @@ POT = get_potential("li3n-esnap")
 def test_nve_conserves_energy(tmp_path):
     """Velocity Verlet at 0.5 fs: total energy drifts by < 2e-5 eV/atom over 1 ps."""
     s = build_li3n((2, 2, 2))
-    p = MDProtocol(ensemble="nve", temperature_K=300, steps=2000, timestep_fs=0.5,
-                   sample_every=50, restart_every=1000)
+    p = MDProtocol(
+        ensemble="nve",
+        temperature_K=300,
+        steps=2000,
+        timestep_fs=0.5,
+        sample_every=50,
+        restart_every=1000,
+    )
     md = run_md(s, POT, p, tmp_path)
     traj = read_h5md(md.trajectory)
     etot = traj.observables["total_energy"] / len(s)
@@ -38,8 +44,14 @@ def test_nve_conserves_energy(tmp_path):
 
 def test_thermostat_reaches_set_temperature(tmp_path):
     s = build_li3n((3, 3, 3))
-    p = MDProtocol(ensemble="nvt", temperature_K=600, equil_steps=500, steps=2500,
-                   sample_every=25, restart_every=500)
+    p = MDProtocol(
+        ensemble="nvt",
+        temperature_K=600,
+        equil_steps=500,
+        steps=2500,
+        sample_every=25,
+        restart_every=500,
+    )
     md = run_md(s, POT, p, tmp_path)
     assert md.mean_temperature_K == pytest.approx(600, rel=0.05)
     traj = read_h5md(md.trajectory)
@@ -51,8 +63,14 @@ def test_thermostat_reaches_set_temperature(tmp_path):
 
 def test_npt_keeps_hexagonal_cell_and_gives_lattice(tmp_path):
     s = build_li3n((3, 3, 3))
-    p = MDProtocol(ensemble="npt", temperature_K=300, equil_steps=500, steps=1500,
-                   sample_every=20, restart_every=500)
+    p = MDProtocol(
+        ensemble="npt",
+        temperature_K=300,
+        equil_steps=500,
+        steps=1500,
+        sample_every=20,
+        restart_every=500,
+    )
     md = run_md(s, POT, p, tmp_path)
     cells = read_h5md(md.trajectory).cells
     a = np.linalg.norm(cells[:, 0], axis=1) / 3
@@ -69,8 +87,14 @@ class _Kill(Exception):
 
 def test_killed_run_resumes_from_restart_with_continuous_trajectory(tmp_path):
     s = build_li3n((2, 2, 2), li_vacancies=1)
-    p = MDProtocol(ensemble="nvt", temperature_K=500, equil_steps=200, steps=1000,
-                   sample_every=50, restart_every=200)
+    p = MDProtocol(
+        ensemble="nvt",
+        temperature_K=500,
+        equil_steps=200,
+        steps=1000,
+        sample_every=50,
+        restart_every=200,
+    )
 
     def die(fraction, message):
         if "step 750/" in message:
@@ -90,9 +114,18 @@ def test_kill_minus_nine_then_resume(tmp_path):
     """A real SIGKILL of a running MD process; the re-run continues from its restart."""
     s = build_li3n((2, 2, 2))
     s.to(filename=str(tmp_path / "cell.cif"))
-    job = {"structure": "cell.cif", "potential": "li3n-esnap", "workdir": "run",
-           "protocol": {"ensemble": "nvt", "temperature_K": 500, "steps": 60000,
-                        "sample_every": 50, "restart_every": 500}}
+    job = {
+        "structure": "cell.cif",
+        "potential": "li3n-esnap",
+        "workdir": "run",
+        "protocol": {
+            "ensemble": "nvt",
+            "temperature_K": 500,
+            "steps": 60000,
+            "sample_every": 50,
+            "restart_every": 500,
+        },
+    }
     (tmp_path / "job.json").write_text(json.dumps(job))
     proc = subprocess.Popen([sys.executable, "-m", "atomflow.md", "job.json"], cwd=tmp_path)
     index = tmp_path / "run" / "restart.json"
@@ -110,8 +143,13 @@ def test_kill_minus_nine_then_resume(tmp_path):
     assert killed_at >= 1000
     job["protocol"]["steps"] = killed_at + 500
     (tmp_path / "job.json").write_text(json.dumps(job))
-    out = subprocess.run([sys.executable, "-m", "atomflow.md", "job.json"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "atomflow.md", "job.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["resumed_from_step"] >= 1000
@@ -119,30 +157,51 @@ def test_kill_minus_nine_then_resume(tmp_path):
     assert np.all(np.diff(steps) == 50) and steps[-1] == killed_at + 500
 
 
-@pytest.mark.skipif(shutil.which("mpiexec", path=os.path.dirname(sys.executable)) is None,
-                    reason="mpiexec from the mpich wheel not found next to the interpreter")
+@pytest.mark.skipif(
+    shutil.which("mpiexec", path=os.path.dirname(sys.executable)) is None,
+    reason="mpiexec from the mpich wheel not found next to the interpreter",
+)
 def test_same_task_runs_under_mpiexec_with_two_ranks(tmp_path):
     s = build_li3n((3, 3, 3))
     s.to(filename=str(tmp_path / "cell.cif"))
-    job = {"structure": "cell.cif", "potential": "li3n-esnap", "workdir": "mpi",
-           "protocol": {"ensemble": "nve", "temperature_K": 300, "steps": 200,
-                        "sample_every": 50, "restart_every": 100, "timestep_fs": 0.5}}
+    job = {
+        "structure": "cell.cif",
+        "potential": "li3n-esnap",
+        "workdir": "mpi",
+        "protocol": {
+            "ensemble": "nve",
+            "temperature_K": 300,
+            "steps": 200,
+            "sample_every": 50,
+            "restart_every": 100,
+            "timestep_fs": 0.5,
+        },
+    }
     (tmp_path / "job.json").write_text(json.dumps(job))
     mpiexec = str(Path(sys.executable).parent / "mpiexec")
-    out = subprocess.run([mpiexec, "-np", "2", sys.executable, "-m", "atomflow.md", "job.json"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [mpiexec, "-np", "2", sys.executable, "-m", "atomflow.md", "job.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     log = (tmp_path / "mpi" / "log.lammps").read_text()
     grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", log)
     assert grid and np.prod([int(g) for g in grid.groups()]) == 2
     job["workdir"] = "serial"
     (tmp_path / "job.json").write_text(json.dumps(job))
-    subprocess.run([sys.executable, "-m", "atomflow.md", "job.json"], cwd=tmp_path, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "atomflow.md", "job.json"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     par = read_h5md(tmp_path / "mpi" / "traj.h5")
     ser = read_h5md(tmp_path / "serial" / "traj.h5")
     assert list(par.steps) == list(ser.steps)
     # same physics on 1 and 2 ranks (summation order differs: agreement, not bitwise)
     assert np.allclose(par.positions, ser.positions, atol=1e-6)
-    assert np.allclose(par.observables["total_energy"], ser.observables["total_energy"],
-                       rtol=1e-8)
+    assert np.allclose(par.observables["total_energy"], ser.observables["total_energy"], rtol=1e-8)

@@ -25,7 +25,7 @@ def test_li3n_esnap_is_shipped_with_citation_and_published_coefficients():
 
 
 def test_unknown_potential_lists_the_shipped_ones():
-    with pytest.raises(InputError, match="unknown potential 'nope'; shipped: .*li3n-esnap"):
+    with pytest.raises(InputError, match=r"unknown potential 'nope'; shipped: .*li3n-esnap"):
         get_potential("nope")
 
 
@@ -34,7 +34,7 @@ def test_missing_parameter_file_is_a_clear_error(tmp_path):
     dst = tmp_path / "mine"
     shutil.copytree(src, dst)
     (dst / "Li3N.snapcoeff").unlink()
-    with pytest.raises(InputError, match="parameter file Li3N.snapcoeff is missing"):
+    with pytest.raises(InputError, match=r"parameter file Li3N\.snapcoeff is missing"):
         get_potential(str(dst / "potential.toml"))
 
 

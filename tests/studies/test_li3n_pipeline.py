@@ -33,8 +33,14 @@ def make_spec(tmp_path: Path, steps: int = 2000) -> Path:
 
 
 def cli(*args, cwd, **kw):
-    return subprocess.run([sys.executable, "-m", "atomflow.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "atomflow.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +63,12 @@ def test_report_has_the_documented_schema(finished):
     keys = {"T_K", "species", "direction", "D_cm2_s", "D_err_cm2_s"}
     assert all(keys <= set(r) for r in report["diffusion"])
     assert {(r["T_K"], r["direction"]) for r in report["diffusion"]} == {
-        (T, d) for T in (700, 900) for d in ("xy", "z", "xyz")}
+        (T, d) for T in (700, 900) for d in ("xy", "z", "xyz")
+    }
     assert {r["direction"] for r in report["arrhenius"]} == {"xy", "z", "xyz"}
-    assert all({"species", "direction", "Ea_eV", "Ea_err_eV"} <= set(r)
-               for r in report["arrhenius"])
+    assert all(
+        {"species", "direction", "Ea_eV", "Ea_err_eV"} <= set(r) for r in report["arrhenius"]
+    )
     files = {p.name for p in (tmp / "s" / "results" / "li3n").iterdir()}
     assert {"report.json", "report.md", "msd.png", "arrhenius.png"} <= files
     text = cli("results", "--store", "s", cwd=tmp).stdout
@@ -71,7 +79,7 @@ def test_second_run_is_cached_and_runs_no_md(finished):
     tmp, spec, _ = finished
     again = cli("run", str(spec), "--preset", "tiny", "--store", "s", cwd=tmp)
     assert again.returncode == 0, again.stderr
-    assert "0 ran, 9 cached" in again.stderr
+    assert "0 ran, 8 cached" in again.stderr
 
 
 def test_status_and_show(finished):
@@ -87,9 +95,22 @@ def test_status_and_show(finished):
 def test_kill_during_md_then_rerun_resumes_from_restart(tmp_path):
     spec = make_spec(tmp_path, steps=6000)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "atomflow.cli.main", "run", str(spec), "--preset", "tiny",
-         "--store", "s", "--workers", "2"],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "atomflow.cli.main",
+            "run",
+            str(spec),
+            "--preset",
+            "tiny",
+            "--store",
+            "s",
+            "--workers",
+            "2",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     deadline = time.time() + 300
@@ -97,7 +118,8 @@ def test_kill_during_md_then_rerun_resumes_from_restart(tmp_path):
     while time.time() < deadline and proc.poll() is None:
         # kill once NPT is done and an NVT task has a restart at step >= 1000
         running_md = [
-            p.parent for p in (tmp_path / "s" / "tasks").glob("*/*/restart.json")
+            p.parent
+            for p in (tmp_path / "s" / "tasks").glob("*/*/restart.json")
             if max(json.loads(p.read_text())["files"].values()) >= 1000
             and not (p.parent / "md_result.json").exists()
         ]
@@ -109,12 +131,17 @@ def test_kill_during_md_then_rerun_resumes_from_restart(tmp_path):
         time.sleep(0.2)
     proc.wait()
     assert killed, "the run finished before it could be killed; lengthen the tiny NVT"
-    rerun = cli("run", str(spec), "--preset", "tiny", "--store", "s", "--workers", "2",
-                cwd=tmp_path)
+    rerun = cli(
+        "run", str(spec), "--preset", "tiny", "--store", "s", "--workers", "2", cwd=tmp_path
+    )
     assert rerun.returncode == 0, rerun.stderr
     with Store(tmp_path / "s") as st:
         tasks = dict(st.run_tasks(st.runs()[-1]["id"]))
         assert tasks["npt-300K"].attempts == 1  # finished before the kill: not redone
-        resumed = [json.loads((Path(tasks[f"nvt-{T}K"].workdir) / "md_result.json")
-                              .read_text())["resumed_from_step"] for T in (700, 900)]
+        resumed = [
+            json.loads((Path(tasks[f"nvt-{T}K"].workdir) / "md_result.json").read_text())[
+                "resumed_from_step"
+            ]
+            for T in (700, 900)
+        ]
     assert any(r is not None and r >= 1000 for r in resumed), resumed
