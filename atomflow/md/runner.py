@@ -26,7 +26,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from atomflow.errors import AtomflowError
-from atomflow.md import restart
+from atomflow.md import restarts
 from atomflow.md.box import box_matrix, setup_commands
 from atomflow.md.protocols import MDProtocol, common_commands, integrator_commands
 from atomflow.md.session import open_lammps, world
@@ -119,7 +119,7 @@ def _start_fresh(lmp, structure: Structure, potential: Potential, p: MDProtocol)
 
 def _resume(workdir: Path, potential: Potential, log: Path):
     """Open LAMMPS from the newest readable restart; returns (lmp, step) or (None, None)."""
-    for step, path in restart.candidates(workdir):
+    for step, path in restarts.candidates(workdir):
         lmp = open_lammps(log=log)
         try:
             lmp.command(f"read_restart {path}")
@@ -204,7 +204,7 @@ def run_md(
                             writer.append(step, pos, cell, obs)
                             writer.flush()
                 if step % p.restart_every == 0 or step == p.total_steps:
-                    restart.write(lmp, workdir, step, rank)
+                    restarts.write(lmp, workdir, step, rank)
                     first = True  # write_restart re-initialises the system: next run sets up
                 if progress is not None and rank == 0:
                     phase = "equilibration" if step <= p.equil_steps else "production"
@@ -214,14 +214,14 @@ def run_md(
                         f"step {step}/{p.total_steps}",
                     )
                 if stop.signum is not None:
-                    restart.write(lmp, workdir, step, rank)
+                    restarts.write(lmp, workdir, step, rank)
                     raise MDInterrupted(
                         f"stopped by signal {stop.signum} at step {step}; restart written in "
                         f"{workdir}; re-run to continue"
                     )
     except KeyboardInterrupt:
         with contextlib.suppress(Exception):
-            restart.write(lmp, workdir, step, rank)
+            restarts.write(lmp, workdir, step, rank)
         raise
     finally:
         n_frames = 0
