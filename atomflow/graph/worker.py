@@ -75,8 +75,10 @@ def execute(run: TaskRun) -> dict[str, Any]:
         outputs = fn.func(**kwargs)
         result.update(status="done", outputs=dumps(outputs))
     except Exception as exc:
+        # an exception with ``requeue = True`` (a run stopped at a restart point on a signal)
+        # leaves the task retryable rather than failed
         result.update(
-            status="failed",
+            status="interrupted" if getattr(exc, "requeue", False) else "failed",
             outputs=None,
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),

@@ -40,6 +40,8 @@ Progress = Callable[[float, str], None]
 class MDInterrupted(AtomflowError):
     """The run stopped on a signal after writing a restart; re-run to continue."""
 
+    requeue = True  # the engine marks the task interrupted (retryable), not failed
+
 
 class MDUnstable(AtomflowError):
     """The run lost atoms or produced non-finite energies."""
