@@ -87,7 +87,7 @@ class Engine:
         nodes = workflow.nodes
         store = self.store
         store.register_many(
-            (ids[lb], n.fn.name, n.fn.version, lb, self._identity_inputs(n, ids))
+            (ids[lb], n.fn.name, n.fn.version, lb, workflow.identity_inputs(lb, ids))
             for lb, n in nodes.items()
         )
         run_id = store.start_run(workflow.name, ids, spec)
@@ -196,10 +196,6 @@ class Engine:
             if self.reporter:
                 self.reporter.stop()
         return summary
-
-    @staticmethod
-    def _identity_inputs(node, ids: dict[str, str]) -> Any:
-        return substitute(node.inputs, lambda r: {"@ref": ids[r.node.label], "path": list(r.path)})
 
     def _result_of(self, future: Future, label: str) -> dict[str, Any]:
         try:

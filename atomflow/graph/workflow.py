@@ -77,14 +77,17 @@ class Workflow:
         ids: dict[str, str] = {}
         for label in nx.lexicographical_topological_sort(g):
             node = self._nodes[label]
-
-            def as_key(ref: OutputRef) -> dict[str, Any]:
-                return {"@ref": ids[ref.node.label], "path": list(ref.path)}
-
             ids[label] = task_identity(
-                node.fn.name, node.fn.version, substitute(node.inputs, as_key)
+                node.fn.name, node.fn.version, self.identity_inputs(label, ids)
             )
         return ids
+
+    def identity_inputs(self, label: str, ids: dict[str, str]) -> Any:
+        """Inputs of ``label`` with references replaced by upstream identities (as hashed)."""
+        return substitute(
+            self._nodes[label].inputs,
+            lambda r: {"@ref": ids[r.node.label], "path": list(r.path)},
+        )
 
     @classmethod
     def from_dict(cls, spec: Mapping[str, Any], name: str | None = None) -> Workflow:

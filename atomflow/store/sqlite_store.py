@@ -60,11 +60,21 @@ CREATE TABLE IF NOT EXISTS run_tasks (
     task_id TEXT NOT NULL,
     PRIMARY KEY (run_id, label)
 );
+CREATE TABLE IF NOT EXISTS jobs (
+    task_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    scheduler TEXT NOT NULL,
+    array_index INTEGER,
+    state TEXT NOT NULL,
+    submitted REAL NOT NULL,
+    PRIMARY KEY (task_id, job_id)
+);
 CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status);
+CREATE INDEX IF NOT EXISTS jobs_task ON jobs(task_id);
 """
 
 #: Task states. ``done`` is final; every other state is retried by the next run.
-STATES = ("pending", "running", "done", "failed", "blocked", "interrupted")
+STATES = ("pending", "submitted", "running", "done", "failed", "blocked", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -360,3 +370,46 @@ class Store:
             "SELECT label, task_id FROM run_tasks WHERE run_id=? ORDER BY label", (run_id,)
         ).fetchall()
         return [(label, self.get(tid)) for label, tid in rows]
+
+    # ------------------------------------------------------ scheduler jobs
+    def record_jobs(self, scheduler: str, rows: Iterable[tuple[str, str, int | None]]) -> None:
+        """Remember which scheduler job (and array index) runs each task; marks them submitted."""
+        now = time.time()
+        with self._transaction():
+            for task_id, job_id, index in rows:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO jobs(task_id, job_id, scheduler, array_index, state,"
+                    " submitted) VALUES (?, ?, ?, ?, 'pending', ?)",
+                    (task_id, job_id, scheduler, index, now),
+                )
+                self._conn.execute(
+                    "UPDATE tasks SET status='submitted', attempts=attempts+1, updated=? WHERE id=?",
+                    (now, task_id),
+                )
+
+    def latest_jobs(self, task_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The most recent job of each task that has one."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = list(task_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for tid, job, sched, idx, state, sub in self._conn.execute(
+                "SELECT task_id, job_id, scheduler, array_index, state, submitted FROM jobs"
+                f" WHERE task_id IN ({marks}) ORDER BY submitted",
+                chunk,
+            ):
+                out[tid] = {
+                    "job_id": job,
+                    "scheduler": sched,
+                    "array_index": idx,
+                    "state": state,
+                    "submitted": sub,
+                }
+        return out
+
+    def set_job_states(self, states: Mapping[str, str]) -> None:
+        """Record scheduler states by job id (one transaction for the whole poll)."""
+        with self._transaction():
+            for job_id, state in states.items():
+                self._conn.execute("UPDATE jobs SET state=? WHERE job_id=?", (state, job_id))
