@@ -383,7 +383,8 @@ class Store:
                     (task_id, job_id, scheduler, index, now),
                 )
                 self._conn.execute(
-                    "UPDATE tasks SET status='submitted', attempts=attempts+1, updated=? WHERE id=?",
+                    "UPDATE tasks SET status='submitted', attempts=attempts+1, updated=?"
+                    " WHERE id=?",
                     (now, task_id),
                 )
 

@@ -6,7 +6,6 @@ block dependents, and requeue of an interrupted task.
 """
 
 import subprocess
-import sys
 from pathlib import Path
 
 from tasks_fixture import add, boom, noop
