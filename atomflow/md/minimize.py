@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from atomflow.md.box import box_matrix, setup_commands
+from atomflow.md.box import box_matrix, load_structure
 from atomflow.md.session import open_lammps
 from atomflow.potentials import Potential
 
@@ -22,14 +22,7 @@ class Relaxed:
     pressure_bar: float
 
 
-def _load(lmp, structure: Structure, potential: Potential) -> None:
-    cmds, types, positions = setup_commands(structure, potential)
-    lmp.commands_list(cmds)
-    n = len(structure)
-    lmp.create_atoms(n, list(range(1, n + 1)), types.tolist(), positions.ravel().tolist())
-    for element, q in potential.charges.items():
-        lmp.command(f"set type {potential.type_of(element)} charge {q!r}")
-    lmp.commands_list(potential.lammps_commands())
+_load = load_structure  # kept for callers of the earlier private name
 
 
 def _snapshot(lmp, structure: Structure) -> tuple[Structure, np.ndarray]:

@@ -27,7 +27,7 @@ from pymatgen.core import Structure
 
 from atomflow.errors import AtomflowError
 from atomflow.md import restarts
-from atomflow.md.box import box_matrix, setup_commands
+from atomflow.md.box import box_matrix, load_structure
 from atomflow.md.protocols import MDProtocol, common_commands, integrator_commands
 from atomflow.md.session import open_lammps, world
 from atomflow.potentials import Potential
@@ -107,16 +107,9 @@ def _observables(lmp) -> dict[str, float]:
     }
 
 
-def _start_fresh(lmp, structure: Structure, potential: Potential, p: MDProtocol) -> np.ndarray:
-    cmds, types, positions = setup_commands(structure, potential)
-    lmp.commands_list(cmds)
-    n = len(structure)
-    lmp.create_atoms(n, list(range(1, n + 1)), types.tolist(), positions.ravel().tolist())
-    for element, q in potential.charges.items():
-        lmp.command(f"set type {potential.type_of(element)} charge {q!r}")
-    lmp.commands_list(potential.lammps_commands())
+def _start_fresh(lmp, structure: Structure, potential: Potential, p: MDProtocol) -> None:
+    load_structure(lmp, structure, potential)
     lmp.command(f"velocity all create {p.temperature_K} {p.seed} dist gaussian mom yes rot yes")
-    return types
 
 
 def _resume(workdir: Path, potential: Potential, log: Path):
