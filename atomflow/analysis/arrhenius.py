@@ -51,8 +51,11 @@ def fit_arrhenius(T_K, D, D_err=None) -> ArrheniusFit:
         sigma = np.full_like(D, 0.1)
     else:
         rel = np.asarray(D_err, dtype=np.float64) / D
-        sigma = np.where(np.isfinite(rel) & (rel > 0), rel, np.nanmax(rel[rel > 0]) if
-                         np.any(np.isfinite(rel) & (rel > 0)) else 0.1)
+        sigma = np.where(
+            np.isfinite(rel) & (rel > 0),
+            rel,
+            np.nanmax(rel[rel > 0]) if np.any(np.isfinite(rel) & (rel > 0)) else 0.1,
+        )
     A = np.column_stack([np.ones_like(T), -1.0 / T])
     W = 1.0 / sigma**2
     AtW = A.T * W

@@ -39,5 +39,6 @@ def block_average(series: np.ndarray, min_blocks: int = 16) -> BlockAverage:
         sem = float(np.sqrt(np.asarray(series).var(ddof=1) / len(series)))
         return BlockAverage(mean, sem, len(series), len(series), (sem,))
     best = int(np.argmax(levels))
-    return BlockAverage(mean, levels[best], int(np.asarray(series).size), counts[best],
-                        tuple(levels))
+    return BlockAverage(
+        mean, levels[best], int(np.asarray(series).size), counts[best], tuple(levels)
+    )

@@ -1,12 +1,28 @@
-"""Tracer diffusivity from the MSD: D = slope / (2d) over a fit window, with a block error.
+"""Tracer diffusivity from the MSD by generalised least squares, with a calibrated error bar.
 
-The error bar is the spread of D over ``n_blocks`` independent time blocks of the
-trajectory (each analysed with all its time origins), divided by √n_blocks — not an
-ordinary-least-squares slope error, which ignores that MSD points are strongly correlated
-and is typically far too small.
+MSD points at different lags are strongly correlated (they share displacements), so an
+ordinary least-squares slope error is far too small. Following McCluskey, Coles & Morgan
+(JCTC 2024, the method of kinisi), the covariance of the atom- and origin-averaged MSD is
+modelled as that of a random walk, scaled by what the data say:
 
-A fit is flagged ``converged=False`` (with a note) when the atoms have not left their
-vibrational cage over the window, or when the log-log slope over the window is far from 1.
+    Σ(m, n) = √(v_m v_n) · C₁(m, n) / (2 m n N_atoms)
+
+* C₁(m, n) is the exact covariance of the all-origins 1-D MSD at lags m ≤ n (in frames) of a
+  Gaussian random walk with unit step variance over T frames (closed form below); the
+  number of independent observations at lag m is N̂_m = 2 m² N_atoms / C₁(m, m).
+* v_m = 2 M(m)² / d is the Gaussian variance of a single squared displacement, M the model
+  MSD (the fitted line). Hopping makes displacements non-Gaussian; for independent steps
+  this adds κ·K₁(m, n)/N (K₁ closed form below), κ the excess fourth moment per step,
+  measured from the variance of single squared displacements in the data
+  (:class:`MSDResult` samples it at a grid of lags).
+
+D and its error come from the GLS fit of M = c + 2dD·t over the fit window, iterated so that
+the covariance uses the fitted line. The window starts where the local log-log slope
+reaches 1 within its error (``local_slope``) and ends at half the longest lag by default.
+
+A fit is flagged ``converged=False`` (with a note) when the diffusive regime is not reached
+before the end of the window, when atoms have not left their vibrational cage, or when the
+log-log slope over the window is far from 1. The number is still reported, never silently.
 """
 
 from __future__ import annotations
@@ -14,15 +30,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
-from atomflow.analysis.msd import MSDResult, compute_msd
+from atomflow.analysis.msd import MSDResult
+from atomflow.errors import InputError
 
 A2_PER_PS_TO_CM2_PER_S = 1e-4  # 1 Å²/ps = 1e-16 cm² / 1e-12 s
 
 
 @dataclass(frozen=True)
 class DiffusionFit:
-    """D (cm²/s) with its error, the window used (ps), and whether it is trustworthy."""
+    """D (cm²/s) with its 1σ error, the window used (ps), and whether it is trustworthy.
+
+    regime_start_ps: where the diffusive regime was detected (nan if never);
+    intercept_A2: fitted MSD intercept (Å²); n_points: MSD lags used in the GLS fit;
+    loglog_slope: slope of ln MSD against ln t over the window (1 when diffusive).
+    """
 
     direction: str
     D_cm2_s: float
@@ -34,10 +57,182 @@ class DiffusionFit:
     converged: bool
     note: str = ""
     loglog_slope: float = float("nan")
+    regime_start_ps: float = float("nan")
+    intercept_A2: float = float("nan")
+    n_points: int = 0
+    method: str = "gls"
 
 
-def _slope(lag: np.ndarray, msd: np.ndarray, lo: int, hi: int) -> float:
-    return float(np.polyfit(lag[lo:hi], msd[lo:hi], 1)[0])
+def rw_msd_covariance(lags, n_frames: int) -> np.ndarray:
+    """C₁(m, n): covariance of the all-origins MSD of a 1-D Gaussian random walk.
+
+    Unit step variance, ``n_frames`` frames, lags in frames (1 ≤ m ≤ n_frames − 1).
+    With K = T − m − n, P = T − m, Q = T − n, for m ≤ n:
+    C₁ = 2 [2 Σ_{u=1}^{m−1} max(0, K + u) u² + (n − m + 1) Q m²] / (P Q).
+    """
+    lags = np.asarray(lags, dtype=np.float64)
+    m = np.minimum.outer(lags, lags)
+    n = np.maximum.outer(lags, lags)
+    T = float(n_frames)
+    K = T - m - n
+    lo = np.maximum(1.0, 1.0 - K)
+    hi = m - 1.0
+
+    def f2(a):
+        return a * (a + 1) * (2 * a + 1) / 6.0
+
+    def f3(a):
+        return (a * (a + 1) / 2.0) ** 2
+
+    tail = np.where(hi >= lo, K * (f2(hi) - f2(lo - 1)) + f3(hi) - f3(lo - 1), 0.0)
+    s = 2.0 * tail + (n - m + 1.0) * (T - n) * m * m
+    return 2.0 * s / ((T - m) * (T - n))
+
+
+def rw_msd_kurtosis_covariance(lags, n_frames: int) -> np.ndarray:
+    """K₁(m, n) = Σ_k Σ_k' |overlap of windows| / (P Q): the part of the MSD covariance
+    proportional to the excess fourth moment of the steps (zero for Gaussian steps).
+
+    For m ≤ n: K₁ = [2 Σ_{u=1}^{m−1} max(0, K + u) u + (n − m + 1) Q m] / (P Q).
+    """
+    lags = np.asarray(lags, dtype=np.float64)
+    m = np.minimum.outer(lags, lags)
+    n = np.maximum.outer(lags, lags)
+    T = float(n_frames)
+    K = T - m - n
+    lo = np.maximum(1.0, 1.0 - K)
+    hi = m - 1.0
+
+    def f1(a):
+        return a * (a + 1) / 2.0
+
+    def f2(a):
+        return a * (a + 1) * (2 * a + 1) / 6.0
+
+    tail = np.where(hi >= lo, K * (f1(hi) - f1(lo - 1)) + f2(hi) - f2(lo - 1), 0.0)
+    s = 2.0 * tail + (n - m + 1.0) * (T - n) * m
+    return s / ((T - m) * (T - n))
+
+
+def _gls(t: np.ndarray, y: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    A = np.column_stack([np.ones_like(t), t])
+    scale = float(np.mean(np.diag(cov)))
+    jitter = 0.0
+    for _ in range(6):
+        try:
+            cf = scipy.linalg.cho_factor(cov / scale + jitter * np.eye(len(t)))
+            break
+        except np.linalg.LinAlgError:
+            jitter = 1e-12 if jitter == 0 else jitter * 100
+    else:  # pragma: no cover - covariance hopeless: fall back to diagonal
+        cf = scipy.linalg.cho_factor(np.diag(np.diag(cov)) / scale)
+    ca = scipy.linalg.cho_solve(cf, A)
+    pcov = np.linalg.inv(A.T @ ca) * scale
+    params = pcov @ (ca.T @ y) / scale
+    return params, pcov
+
+
+def _iid_covariance(m, model, d, n_atoms, c1, k1, v_data) -> np.ndarray:
+    """Σ = [√(v_m v_n)·C₁/(2mn) + κ·K₁] / N with v = 2M²/d (Gaussian part) and κ, the excess
+    fourth moment per step, from the measured single-displacement variance: v_data ≈ v + κm.
+    """
+    vg = 2.0 * model**2 / d
+    cov = np.sqrt(np.outer(vg, vg)) * c1 / (2.0 * np.outer(m, m))
+    if k1 is not None and v_data is not None:
+        ok = np.isfinite(v_data) & np.isfinite(vg)
+        w = 1.0 / m[ok].astype(float) ** 2
+        kappa = float(np.sum(w * (v_data[ok] - vg[ok])) / np.sum(w * m[ok])) if ok.any() else 0.0
+        kappa = max(kappa, -0.5 * float(np.min(vg / m)))
+        cov = cov + kappa * k1
+    return cov / n_atoms
+
+
+@dataclass(frozen=True)
+class LocalSlope:
+    """Local log-log slope β = d ln MSD / d ln t with its 1σ error, at lags t_ps (ps)."""
+
+    t_ps: np.ndarray
+    slope: np.ndarray
+    slope_err: np.ndarray
+
+
+def _log_covariance(msd: MSDResult, direction: str, gaussian: bool) -> np.ndarray:
+    """Covariance of ln MSD on the grid, from the same model with M = the data."""
+    grid = msd.grid
+    curve = np.maximum(msd.msd_A2[direction][grid], 1e-300)
+    v_data = None if gaussian else msd.sd_var_A4.get(direction)
+    k1 = None if gaussian else rw_msd_kurtosis_covariance(grid, msd.n_frames)
+    cov = _iid_covariance(
+        grid,
+        curve,
+        msd.dimension(direction),
+        msd.n_atoms,
+        rw_msd_covariance(grid, msd.n_frames),
+        k1,
+        v_data,
+    )
+    return cov / np.outer(curve, curve)
+
+
+def _loglog_fit(x, y, rel, idx) -> tuple[float, float]:
+    xc = x[idx] - x[idx].mean()
+    w = xc / (xc @ xc)
+    return float(w @ y[idx]), float(np.sqrt(max(w @ rel[np.ix_(idx, idx)] @ w, 0.0)))
+
+
+def _log_data(msd: MSDResult, direction: str):
+    x = np.log(msd.grid.astype(float))
+    curve = msd.msd_A2[direction][msd.grid]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(np.where(curve > 0, curve, np.nan))
+    return x, y
+
+
+def local_slope(
+    msd: MSDResult, direction: str, *, gaussian: bool = False, span: float = 1.5
+) -> LocalSlope:
+    """β(t) from a straight-line fit of ln MSD on ln t over lags within a factor ``span``."""
+    rel = _log_covariance(msd, direction, gaussian)
+    x, y = _log_data(msd, direction)
+    beta = np.full(len(x), np.nan)
+    err = np.full(len(x), np.nan)
+    for i in range(len(x)):
+        near = np.flatnonzero(np.abs(x - x[i]) <= np.log(span))
+        if len(near) >= 3 and np.all(np.isfinite(y[near])):
+            beta[i], err[i] = _loglog_fit(x, y, rel, near)
+    return LocalSlope(msd.lag_ps[msd.grid], beta, err)
+
+
+def diffusive_start(
+    msd: MSDResult,
+    direction: str,
+    end_ps: float,
+    *,
+    gaussian: bool = False,
+    tolerance: float = 0.1,
+    n_sigma: float = 3.0,
+    hold: float = 2.0,
+) -> float:
+    """First grid lag t (ps) such that the log-log slope over [t, hold·t] (capped at end_ps)
+    is 1 within max(n_sigma·σ, tolerance); nan when there is none (never diffusive).
+
+    Testing the slope over a stretch, not point by point, rules out the brief crossing of
+    β = 1 between the ballistic (β = 2) and caged (β < 1) regimes without letting one noisy
+    point push the start late.
+    """
+    rel = _log_covariance(msd, direction, gaussian)
+    x, y = _log_data(msd, direction)
+    t = msd.lag_ps[msd.grid]
+    for i in range(len(t)):
+        if t[i] > end_ps / hold or not np.isfinite(y[i]):
+            break
+        idx = np.flatnonzero((t >= t[i]) & (t <= min(hold * t[i], end_ps)))
+        if len(idx) < 3 or not np.all(np.isfinite(y[idx])):
+            continue
+        beta, err = _loglog_fit(x, y, rel, idx)
+        if abs(beta - 1.0) <= max(n_sigma * err, tolerance):
+            return float(t[i])
+    return float("nan")
 
 
 def fit_diffusivity(
@@ -45,63 +240,100 @@ def fit_diffusivity(
     direction: str,
     fit_start_ps: float | None = None,
     fit_end_ps: float | None = None,
-    n_blocks: int = 5,
+    *,
+    max_fit_fraction: float = 0.5,
+    min_window_factor: float = 2.0,
     min_displacement_A2: float = 1.0,
+    gaussian: bool = False,
+    n_iter: int = 3,
 ) -> DiffusionFit:
-    """Fit D over [fit_start_ps, fit_end_ps] (default: 10 %–50 % of the longest lag)."""
+    """D over [fit_start_ps, fit_end_ps] by GLS with the random-walk covariance model.
+
+    Defaults: the window ends at ``max_fit_fraction`` of the longest lag and starts where
+    the diffusive regime is detected. ``gaussian=True`` takes the non-Gaussian factor as 1
+    (right for collective quantities, sums of many displacements). A detected window that
+    spans less than ``min_window_factor`` in time is flagged not converged.
+    """
     if direction not in msd.msd_A2:
-        raise ValueError(f"direction {direction!r} not computed; have {list(msd.msd_A2)}")
+        raise InputError(f"direction {direction!r} not computed; have {list(msd.msd_A2)}")
     lag, curve = msd.lag_ps, msd.msd_A2[direction]
-    t_max = lag[-1]
-    t0 = 0.1 * t_max if fit_start_ps is None else fit_start_ps
-    t1 = 0.5 * t_max if fit_end_ps is None else fit_end_ps
-    if not 0 <= t0 < t1 <= t_max:
-        raise ValueError(f"fit window {t0:g}–{t1:g} ps must lie inside 0–{t_max:g} ps")
-    lo = int(np.searchsorted(lag, t0))
-    hi = int(np.searchsorted(lag, t1, side="right"))
-    if hi - lo < 3:
-        raise ValueError(f"fit window {t0:g}–{t1:g} ps holds fewer than 3 MSD points")
+    finite = np.flatnonzero(np.isfinite(curve))
+    t_max = float(lag[finite[-1]])
     d = msd.dimension(direction)
-    D = _slope(lag, curve, lo, hi) / (2 * d)
+    notes: list[str] = []
+    t1 = max_fit_fraction * t_max if fit_end_ps is None else float(fit_end_ps)
+    start = diffusive_start(msd, direction, t1, gaussian=gaussian)
+    if fit_start_ps is not None:
+        t0 = float(fit_start_ps)
+    elif np.isfinite(start) and start * min_window_factor <= t1:
+        t0 = start
+    else:
+        t0 = 0.2 * t1
+        notes.append(
+            "diffusive regime (log-log slope 1 within error) not reached "
+            + (f"before {start:.3g} ps" if np.isfinite(start) else f"by {t1:.3g} ps")
+            + f" of a {t_max:.3g} ps trajectory: run longer or hotter"
+        )
+    if not 0 <= t0 < t1 <= t_max:
+        raise InputError(
+            f"fit window {t0:g}–{t1:g} ps must lie inside 0–{t_max:g} ps "
+            "(fit_start_ps < fit_end_ps)"
+        )
+    grid = msd.grid
+    sel = np.flatnonzero(
+        (lag[grid] >= t0 - 1e-12) & (lag[grid] <= t1 + 1e-12) & np.isfinite(curve[grid])
+    )
+    if len(sel) < 3:
+        raise InputError(
+            f"fit window {t0:g}–{t1:g} ps holds fewer than 3 MSD points; "
+            "widen it or use a longer trajectory"
+        )
+    m = grid[sel]
+    t, y = lag[m], curve[m]
+    c1 = rw_msd_covariance(m, msd.n_frames)
+    k1 = rw_msd_kurtosis_covariance(m, msd.n_frames) if not gaussian else None
+    v_data = msd.sd_var_A4.get(direction)
+    v_data = None if v_data is None or gaussian else v_data[sel]
+    model = np.maximum(y, 1e-300)
+    for _ in range(n_iter):
+        cov = _iid_covariance(m, model, d, msd.n_atoms, c1, k1, v_data)
+        params, pcov = _gls(t, y, cov)
+        # the covariance follows the fitted line; its intercept only when clearly positive
+        # (vibrational offset), since a noisy intercept would distort the structure
+        c = params[0] if params[0] > 3.0 * np.sqrt(max(pcov[0, 0], 0.0)) else 0.0
+        new = c + params[1] * t
+        if np.all(new > 0):
+            model = new
+    slope_A2_ps = float(params[1])
+    D = slope_A2_ps / (2 * d)
+    D_err = float(np.sqrt(max(pcov[1, 1], 0.0))) / (2 * d)
 
-    # error: the same analysis on independent time blocks
-    n_frames = msd.positions.shape[0]
-    block = n_frames // n_blocks
-    D_blocks = []
-    if block >= 8:
-        for b in range(n_blocks):
-            sub = msd.positions[b * block : (b + 1) * block]
-            sub_msd = compute_msd(sub, lag[:block], directions=(direction,))
-            blag = sub_msd.lag_ps
-            bhi = min(int(np.searchsorted(blag, min(t1, 0.5 * blag[-1]), side="right")), block)
-            blo = min(lo, max(bhi - 3, 0))
-            if bhi - blo >= 3:
-                D_blocks.append(_slope(blag, sub_msd.msd_A2[direction], blo, bhi) / (2 * d))
-    D_err = float(np.std(D_blocks, ddof=1) / np.sqrt(len(D_blocks))) if len(D_blocks) >= 3 \
-        else float("nan")
-
-    notes = []
-    rise = curve[hi - 1] - curve[lo]
+    rise = float(y[-1] - y[0])
     if rise < min_displacement_A2:
-        notes.append(f"MSD rises only {rise:.2g} Å² over the fit window: atoms have not left "
-                     "their sites (run longer or hotter)")
-    pos = (lag[lo:hi] > 0) & (curve[lo:hi] > 0)
+        notes.append(
+            f"MSD rises only {rise:.2g} Å² over the fit window: atoms have not left "
+            "their sites (run longer or hotter)"
+        )
+    pos = (t > 0) & (y > 0)
     slope_ll = float("nan")
     if pos.sum() >= 3:
-        slope_ll = float(np.polyfit(np.log(lag[lo:hi][pos]), np.log(curve[lo:hi][pos]), 1)[0])
+        slope_ll = float(np.polyfit(np.log(t[pos]), np.log(y[pos]), 1)[0])
         if not 0.7 <= slope_ll <= 1.3:
             notes.append(f"log-log slope {slope_ll:.2f} over the window is not diffusive (≈1)")
-    if not np.isfinite(D_err):
-        notes.append("too few frames for a block error")
+    if D <= 0:
+        notes.append("fitted slope is not positive")
     return DiffusionFit(
         direction=direction,
         D_cm2_s=D * A2_PER_PS_TO_CM2_PER_S,
         D_err_cm2_s=D_err * A2_PER_PS_TO_CM2_PER_S,
-        fit_start_ps=float(lag[lo]),
-        fit_end_ps=float(lag[hi - 1]),
+        fit_start_ps=float(t[0]),
+        fit_end_ps=float(t[-1]),
         dimension=d,
         n_atoms=msd.n_atoms,
         converged=not notes,
         note="; ".join(notes),
         loglog_slope=slope_ll,
+        regime_start_ps=start,
+        intercept_A2=float(params[0]),
+        n_points=len(m),
     )

@@ -211,6 +211,18 @@ def show(
         out.print(rec.traceback, highlight=False)
 
 
+def _mount_subcommands() -> None:
+    """Sub-apps of other rooms' commands (each module owns its arguments)."""
+    from atomflow.cli.analyze_cmd import analyze_app
+    from atomflow.cli.phonons_cmd import phonons_app
+
+    app.add_typer(analyze_app, name="analyze")
+    app.add_typer(phonons_app, name="phonons")
+
+
+_mount_subcommands()
+
+
 def main() -> None:
     app()
 

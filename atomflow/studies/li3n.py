@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validato
 from pymatgen.core import Structure
 
 from atomflow.graph import Workflow, task
+from atomflow.phonons.tasks import qha
 from atomflow.structures.li3n import build_li3n
 from atomflow.studies.md_tasks import npt_lattice, nvt_md, potential_input, tracer_diffusion
 from atomflow.studies.report import write_transport_report
@@ -59,6 +60,7 @@ class Li3NPreset(_Strict):
     timestep_fs: PositiveFloat = 1.0
     seed: int = Field(2024, gt=0)
     restart_every: int = Field(2000, gt=0)
+    qha: bool = Field(True, description="also run phonons + QHA and compare with NPT")
     structure: Li3NStructure = Li3NStructure()
     npt: NPTStage = NPTStage()
     nvt: NVTStage
@@ -122,21 +124,31 @@ def build_workflow(
         analyses.append(
             wf.add(tracer_diffusion(md.output, "Li", ["xy", "z", "xyz"]), f"diffusion-{T:g}K")
         )
+    qha_out = None
+    if preset.qha:
+        unit = wf.add(li3n_structure([1, 1, 1], 0, preset.seed), "structure-unit")
+        qha_out = wf.add(qha(unit.output, pot, t_max_K=900.0), "qha").output
     wf.add(
         li3n_report(
             npt.output,
             [a.output for a in analyses],
             reference or {},
             preset.model_dump(mode="json"),
+            qha_out,
         ),
         "report",
     )
     return wf
 
 
-@task(version="1")
+@task(version="2")
 def li3n_report(
-    npt: dict, analyses: list[dict], reference: dict, settings: dict, workdir: Path | None = None
+    npt: dict,
+    analyses: list[dict],
+    reference: dict,
+    settings: dict,
+    qha: dict | None = None,
+    workdir: Path | None = None,
 ) -> dict[str, Any]:
     """report.json / report.md / plots for the Li3N study."""
     return write_transport_report(
@@ -148,4 +160,5 @@ def li3n_report(
         species="Li",
         reference=reference,
         settings=settings,
+        qha=qha,
     )

@@ -76,6 +76,7 @@ def write_transport_report(
     species: str,
     reference: dict[str, Any],
     settings: dict[str, Any],
+    qha: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write report.json, report.md, msd.png and arrhenius.png into ``workdir``."""
     workdir = Path(workdir)
@@ -119,8 +120,14 @@ def write_transport_report(
             by[(T, "xy")]["D_cm2_s"] > by[(T, "z")]["D_cm2_s"] for T in temps
         )
 
+    qha_rows = []
+    if qha is not None:
+        from atomflow.phonons.qha import compare_with_npt
+
+        qha_rows = compare_with_npt(qha, lattice, lattice_T_K)
     report = {
         "title": title,
+        "qha_vs_npt": qha_rows,
         "lattice": {**lattice, "T_K": lattice_T_K},
         "diffusion": diffusion,
         "arrhenius": arrhenius,
@@ -218,6 +225,25 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {r['species']} | {r['direction']} | {_fmt(r.get('Ea_eV'), r.get('Ea_err_eV'), 3)} "
             f"| {d300} | {ref.get('Ea_eV', '—')} | {r.get('note', ref.get('source', ''))} |"
         )
+    if report.get("qha_vs_npt"):
+        out += [
+            "",
+            f"## Quasi-harmonic lattice vs NPT MD ({lat['T_K']:g} K)",
+            "",
+            "| quantity | NPT MD | QHA classical | Δ | QHA with zero-point | Δ |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in report["qha_vs_npt"]:
+            out.append(
+                f"| {r['quantity']} | {_fmt(r['npt'], r.get('npt_err'), 5)} | "
+                f"{r['qha_classical']:.5g} | {r['diff_classical_pct']:+.2f} % | "
+                f"{r['qha_quantum']:.5g} | {r['diff_quantum_pct']:+.2f} % |"
+            )
+        out += [
+            "",
+            "Classical QHA is the like-for-like comparison with classical MD; the zero-point "
+            "column adds quantum zero-point expansion (Li is light).",
+        ]
     notes = report["experiment"].get("notes", [])
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]

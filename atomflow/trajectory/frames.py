@@ -16,6 +16,7 @@ class Trajectory:
     cells: (n_frames, 3, 3) Å, rows are the cell vectors
     species: (n_atoms,) labels (element names, or type numbers as strings)
     observables: scalar series per frame (temperature, potential_energy, ...)
+    charges: (n_atoms,) charges in e when the source has them (a dump's ``q``), else None
     """
 
     positions: np.ndarray
@@ -24,6 +25,7 @@ class Trajectory:
     cells: np.ndarray
     species: np.ndarray
     observables: dict[str, np.ndarray] = field(default_factory=dict)
+    charges: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_frames, n_atoms, _ = self.positions.shape

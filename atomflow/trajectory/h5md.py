@@ -12,12 +12,14 @@ so a process killed between frames leaves a readable file with every flushed fra
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from atomflow import __version__
+from atomflow.errors import InputError
 from atomflow.trajectory.frames import Trajectory
 
 _GROUP = "/particles/all"
@@ -26,7 +28,10 @@ _GROUP = "/particles/all"
 def _timeseries(parent: h5py.Group, name: str, shape: tuple[int, ...], dtype, unit: str | None):
     g = parent.create_group(name)
     value = g.create_dataset(
-        "value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+        "value",
+        shape=(0, *shape),
+        maxshape=(None, *shape),
+        dtype=dtype,
         chunks=(max(1, 2**16 // max(1, int(np.prod(shape)) * 8)), *shape),
     )
     if unit:
@@ -35,6 +40,38 @@ def _timeseries(parent: h5py.Group, name: str, shape: tuple[int, ...], dtype, un
     t = g.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
     t.attrs["unit"] = "ps"
     return g
+
+
+def _open_for_resume(path: Path) -> h5py.File | None:
+    """Open an existing trajectory for appending, repairing it after a crash.
+
+    A writer killed while the file was open leaves HDF5's "open for writing" flag set, so a
+    plain open fails although every flushed frame is intact. The frames are then copied (with
+    their chunking and growable shapes) to a fresh file that replaces the old one. A file that
+    cannot be read at all (killed before its first flush) is moved aside to ``*.unreadable``.
+    """
+    try:
+        return h5py.File(path, "a", libver="latest")
+    except OSError:
+        pass
+    tmp = path.with_name(path.name + ".recover")
+    try:
+        with h5py.File(path, "r", libver="latest", swmr=True) as src:
+            with h5py.File(tmp, "w", libver="latest") as dst:
+                for key, value in src.attrs.items():
+                    dst.attrs[key] = value
+                for key in src:
+                    src.copy(src[key], dst, name=key)
+    except (OSError, KeyError) as exc:
+        tmp.unlink(missing_ok=True)
+        aside = path.with_name(path.name + ".unreadable")
+        os.replace(path, aside)
+        warnings.warn(
+            f"{path} could not be read ({exc}); moved to {aside}, starting afresh", stacklevel=3
+        )
+        return None
+    os.replace(tmp, path)
+    return h5py.File(path, "a", libver="latest")
 
 
 class H5MDWriter:
@@ -49,23 +86,31 @@ class H5MDWriter:
         *,
         append: bool = False,
         observables: tuple[str, ...] = (
-            "temperature", "potential_energy", "total_energy", "pressure", "volume",
+            "temperature",
+            "potential_energy",
+            "total_energy",
+            "pressure",
+            "volume",
         ),
     ):
         self.path = Path(path)
         self.timestep_ps = float(timestep_ps)
         species = np.asarray(species, dtype=np.int32)
         self._n_atoms = len(species)
+        self._f = None
         if append and self.path.exists():
-            try:
-                self._f = h5py.File(self.path, "a", libver="latest")
-                self._check(species)
-            except (OSError, ValueError, KeyError):
-                # unreadable (killed while creating it): start again, nothing flushed is lost
-                # that a restart file would not also lack
-                self.path.unlink()
-                self._create(species, type_names, observables)
-        else:
+            self._f = _open_for_resume(self.path)
+            if self._f is not None:
+                stored = self._f[f"{_GROUP}/species"][()]
+                if not np.array_equal(stored, species):
+                    self._f.close()
+                    raise InputError(
+                        f"{self.path} holds a trajectory of another system ({len(stored)} atoms "
+                        f"vs {len(species)}, or other types); move it away or pass append=False"
+                    )
+                self._obs_names = tuple(self._f["observables"].keys())
+                self._reconcile()
+        if self._f is None:
             self._create(species, type_names, observables)
         self._obs_names = tuple(self._f["observables"].keys())
 
@@ -90,10 +135,13 @@ class H5MDWriter:
             _timeseries(obs, name, (), np.float64, None)
         f.create_group("parameters/atomflow").attrs["timestep_ps"] = self.timestep_ps
 
-    def _check(self, species: np.ndarray) -> None:
-        stored = self._f[f"{_GROUP}/species"][()]
-        if not np.array_equal(stored, species):
-            raise ValueError(f"{self.path} holds a different system; remove it to start over")
+    def _reconcile(self) -> None:
+        """Cut every series to the frames complete in all of them (a kill mid-append)."""
+        n = min(len(g[k]) for g in self._series() for k in ("value", "step", "time"))
+        for group in self._series():
+            for key in ("value", "step", "time"):
+                if len(group[key]) != n:
+                    group[key].resize(n, axis=0)
 
     @property
     def n_frames(self) -> int:
@@ -124,6 +172,17 @@ class H5MDWriter:
         if not self._f.swmr_mode:  # SWMR after any truncation: SWMR files only grow
             self._f.swmr_mode = True
         observables = observables or {}
+        unknown = set(observables) - set(self._obs_names)
+        if unknown:
+            raise InputError(
+                f"observables {sorted(unknown)} were not declared; this file records "
+                f"{list(self._obs_names)} (pass observables=... when creating the writer)"
+            )
+        positions = np.asarray(positions, dtype=np.float64)
+        if positions.shape != (self._n_atoms, 3):
+            raise InputError(
+                f"positions have shape {positions.shape}, expected ({self._n_atoms}, 3)"
+            )
         time = step * self.timestep_ps
         values = {"position": positions, "edges": cell}
         for group in self._series():
@@ -164,38 +223,99 @@ class H5MDWriter:
         self.close()
 
 
-def read_h5md(path: str | os.PathLike, frames: slice = slice(None)) -> Trajectory:
-    """Read an H5MD file (atomflow's or another program's with the same core layout)."""
+def read_h5md(
+    path: str | os.PathLike,
+    *,
+    species: str | list[str] | None = None,
+    frames: slice = slice(None),
+) -> Trajectory:
+    """Read an H5MD file (atomflow's, or another program's with the same core layout).
+
+    ``species`` keeps only atoms with those labels (read frame block by frame block, so
+    the whole position array is never in memory); ``frames`` slices the frame axis.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"trajectory {path} does not exist")
     with h5py.File(path, "r", libver="latest", swmr=True) as f:
-        groups = list(f["particles"].keys())
+        groups = list(f["particles"].keys()) if "particles" in f else []
         if not groups:
-            raise ValueError(f"{path}: no particle group under /particles")
+            raise InputError(f"{path}: no particle group under /particles; not an H5MD file")
         part = f["particles"]["all" if "all" in groups else groups[0]]
         pos = part["position"]
-        positions = pos["value"][frames]
-        steps = pos["step"][frames] if "step" in pos else np.arange(len(positions))
-        times = pos["time"][frames] if "time" in pos else steps.astype(float)
-        if "edges" in part["box"]:
-            edges = part["box/edges"]
-            cells = edges["value"][frames] if isinstance(edges, h5py.Group) else edges[()]
-            if cells.ndim == 1:
-                cells = np.diag(cells)
-            if cells.ndim == 2:
-                cells = np.broadcast_to(cells, (len(positions), 3, 3)).copy()
-        else:
-            cells = np.zeros((len(positions), 3, 3))
-        species = _species_labels(part, positions.shape[1])
+        value = pos["value"]
+        labels = _species_labels(part, value.shape[1])
+        atoms = _atom_selection(labels, species, path)
+        # frames complete in every series (a writer killed mid-append may leave one longer)
+        lengths = [len(value)] + [len(pos[k]) for k in ("step", "time") if pos[k].ndim]
+        edges = part["box/edges"] if "box" in part and "edges" in part["box"] else None
+        if isinstance(edges, h5py.Group):
+            lengths.append(len(edges["value"]))
+        frames = slice(*frames.indices(min(lengths)))
+        positions = _read_positions(value, frames, atoms)
+        n = len(positions)
+        index = np.arange(min(lengths))[frames]
+        steps = pos["step"][()] if "step" in pos else 1
+        times = pos["time"][()] if "time" in pos else np.nan
+        # H5MD allows a fixed step or time interval stored as a scalar
+        steps = index * int(steps) if np.ndim(steps) == 0 else steps[frames]
+        times = index * float(times) if np.ndim(times) == 0 else times[frames]
+        cells = _read_cells(edges, frames, n)
         observables = {}
         if "observables" in f:
             for name, g in f["observables"].items():
-                if isinstance(g, h5py.Group) and "value" in g:
-                    observables[name] = g["value"][frames]
-    return Trajectory(positions=positions, times_ps=np.asarray(times, float),
-                      steps=np.asarray(steps, np.int64), cells=cells, species=species,
-                      observables=observables)
+                if isinstance(g, h5py.Group) and "value" in g and g["value"].ndim == 1:
+                    obs = np.full(n, np.nan)
+                    got = g["value"][frames]
+                    obs[: len(got)] = got
+                    observables[name] = obs
+    return Trajectory(
+        positions=positions,
+        times_ps=np.asarray(times, np.float64),
+        steps=np.asarray(steps, np.int64),
+        cells=cells,
+        species=labels if atoms is None else labels[atoms],
+        observables=observables,
+    )
+
+
+def _atom_selection(labels: np.ndarray, species, path: Path) -> np.ndarray | None:
+    if species is None:
+        return None
+    wanted = [species] if isinstance(species, str) else list(species)
+    atoms = np.flatnonzero(np.isin(labels, wanted))
+    if atoms.size == 0:
+        have = ", ".join(sorted(set(labels.tolist())))
+        raise InputError(f"{path}: no atoms of species {wanted}; the file has {have}")
+    return atoms
+
+
+def _read_positions(value: h5py.Dataset, frames: slice, atoms: np.ndarray | None) -> np.ndarray:
+    frame_idx = np.arange(value.shape[0])[frames]
+    if atoms is None:
+        return value[frames]
+    out = np.empty((len(frame_idx), len(atoms), 3), dtype=np.float64)
+    n_atoms = value.shape[1]
+    block = max(1, 2**24 // max(1, n_atoms * 24))  # ~16 MB of full frames at a time
+    contiguous = frames.step in (None, 1)
+    for i in range(0, len(frame_idx), block):
+        idx = frame_idx[i : i + block]
+        chunk = value[idx[0] : idx[-1] + 1] if contiguous else value[idx]
+        out[i : i + len(idx)] = chunk[:, atoms]
+    return out
+
+
+def _read_cells(edges, frames: slice, n: int) -> np.ndarray:
+    if edges is None:
+        return np.zeros((n, 3, 3))
+    cells = edges["value"][frames] if isinstance(edges, h5py.Group) else edges[()]
+    if cells.ndim == 1:  # a fixed orthogonal box stored as its three edge lengths
+        cells = np.diag(cells)
+    if cells.ndim == 2 and cells.shape == (n, 3):  # time-dependent orthogonal edges
+        cells = np.einsum("fi,ij->fij", cells, np.eye(3))
+    if cells.ndim == 2:
+        cells = np.broadcast_to(cells, (n, 3, 3)).copy()
+    return np.asarray(cells, np.float64)
 
 
 def _species_labels(part: h5py.Group, n_atoms: int) -> np.ndarray:
