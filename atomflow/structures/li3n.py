@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 
+from atomflow.structures import checks
 from atomflow.structures.reference import load_reference
+from atomflow.structures.result import BuildResult
 
 
 def build_li3n(
@@ -41,3 +43,46 @@ def build_li3n(
         rng = np.random.default_rng(seed)
         cell.remove_sites(sorted(rng.choice(li_sites, size=li_vacancies, replace=False)))
     return cell.get_sorted_structure()
+
+
+OXIDATION_STATES = {"Li": 1, "N": -3}
+
+
+def build_li3n_result(
+    supercell: tuple[int, int, int] = (3, 3, 3),
+    li_vacancies: int = 0,
+    seed: int = 0,
+    a: float | None = None,
+    c: float | None = None,
+) -> BuildResult:
+    """:func:`build_li3n` with metadata and checks (vacancies leave a -1 charge each, which the
+    MD compensates with a uniform background)."""
+    s = build_li3n(supercell, li_vacancies, seed, a, c)
+    n_cells = int(np.prod(supercell))
+    s.add_site_property("charge", [float(OXIDATION_STATES[x.specie.symbol]) for x in s])
+    meta = {
+        "system": "li3n",
+        "supercell": [int(v) for v in supercell],
+        "li_vacancies": li_vacancies,
+        "seed": seed,
+        "lattice": {"a": s.lattice.a / supercell[0], "c": s.lattice.c / supercell[2]},
+        "oxidation_states": OXIDATION_STATES,
+        "reference": "li3n_alpha (confidence A)",
+    }
+    chk = {
+        "composition": checks.check_composition(
+            s, {"Li": 3 * n_cells - li_vacancies, "N": n_cells}
+        ),
+        "charge": checks.check_charge(
+            s,
+            OXIDATION_STATES,
+            compensation=-float(li_vacancies),
+            note="uniform neutralising background for the removed Li+",
+        ),
+        "distances": checks.check_min_distances(s),
+        "symmetry": checks.check_symmetry(
+            s, expected=191 if li_vacancies == 0 else None, what="supercell"
+        ),
+        "vacancies": {"ok": True, "n_vacancies": li_vacancies},
+    }
+    return BuildResult(s, meta, chk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+import warnings
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -45,12 +46,18 @@ def reference_entry(name: str) -> ReferenceEntry:
     """Return the catalogue entry ``name``, or raise with the known names."""
     entries = catalog()
     if name not in entries:
-        raise KeyError(
-            f"unknown reference structure {name!r}; known: {', '.join(sorted(entries))}"
-        )
+        raise KeyError(f"unknown reference structure {name!r}; known: {', '.join(sorted(entries))}")
     return entries[name]
 
 
 def load_reference(name: str) -> Structure:
-    """Load the reference crystal ``name`` (for example ``li3n_alpha``) as a pymatgen Structure."""
-    return Structure.from_file(reference_entry(name).path)
+    """Load the reference crystal ``name`` (for example ``li3n_alpha``) as a pymatgen Structure.
+
+    The CIFs hold ideal fractions (1/3, 1/9, ...) written to finite precision; pymatgen's notice
+    that it rounded them back is expected and silenced here (other warnings pass through).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Issues encountered while parsing CIF: \d+ fractional coordinates"
+        )
+        return Structure.from_file(reference_entry(name).path)
