@@ -21,6 +21,7 @@ from atomflow.errors import AtomflowError
 build_app = typer.Typer(
     add_completion=False,
     help="Build a checked structure model.",
+    subcommand_metavar="",  # the callback is the command: no "COMMAND [ARGS]" in the usage
     context_settings={"allow_interspersed_args": True},
 )
 
@@ -106,7 +107,9 @@ def run_build(system: str, output: Path, params: dict, as_json: bool) -> list[di
 def build(
     system: Annotated[
         str,
-        typer.Argument(help="li2zrcl6, bisnsb, bisnsb-slab, crncn-crn, mo2n-wn or li3n"),
+        typer.Argument(
+            metavar="SYSTEM", help="li2zrcl6, bisnsb, bisnsb-slab, crncn-crn, mo2n-wn or li3n"
+        ),
     ],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="file: .cif, .extxyz, .vasp or .data")

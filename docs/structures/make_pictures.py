@@ -28,8 +28,10 @@ def colour(symbol: str):
     """Display colour of an element."""
     return COLOURS.get(symbol, tuple(jmol_colors[atomic_numbers[symbol]]))
 
+
 SHOTS = [
     ("li2zrcl6", {"x": 0.15, "seed": 1}, ["0x,0y,0z", "-90x,0y,0z"], "Li2.3ZrCl5.85N0.15, 2x2x5"),
+    ("bisnsb", {"seed": 0}, ["0x,0y,0z", "-90x,0y,0z"], "random A7 BiSnSb 1:1:1, 4x4x2"),
     (
         "bisnsb-slab",
         {"dislocation": "edge", "seed": 0},
