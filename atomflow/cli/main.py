@@ -42,16 +42,8 @@ def _open_store(path: Path, must_exist: bool = True):
     return Store(path)
 
 
-@app.command()
-def run(
-    spec: Annotated[str, typer.Argument(help="workflow TOML (path, or a shipped name: li3n)")],
-    preset: Annotated[str, typer.Option(help="preset in the recipe")] = "quick",
-    store: StoreOpt = DEFAULT_STORE,
-    workers: Annotated[int, typer.Option(min=0, help="parallel worker processes (0: inline)")] = 2,
-) -> None:
-    """Build the study's workflow graph and run it locally, resuming where it stopped."""
-    from atomflow.graph.engine import Engine
-    from atomflow.graph.executors import make_executor
+def _load_workflow(spec: str, preset: str):
+    """Resolve, validate and build a study recipe; exits 2 with one line on bad input."""
     from atomflow.resources import workflow_file
     from atomflow.studies import systems
     from atomflow.studies.spec import load_spec
@@ -65,18 +57,44 @@ def run(
         )
     except (AtomflowError, FileNotFoundError) as exc:
         _fail(str(exc))
+    return path, loaded, wf
+
+
+@app.command()
+def run(
+    spec: Annotated[str, typer.Argument(help="workflow TOML (path, or a shipped name: li3n)")],
+    preset: Annotated[str, typer.Option(help="preset in the recipe")] = "quick",
+    store: StoreOpt = DEFAULT_STORE,
+    workers: Annotated[int, typer.Option(min=0, help="parallel worker processes (0: inline)")] = 2,
+    scheduler: Annotated[
+        str | None, typer.Option(help="submit to a batch system: slurm, sge, pbs, lsf")
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="site profile (shipped name or TOML path)")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="with --scheduler: stay until the end")] = False,
+    poll: Annotated[float, typer.Option(min=0.5, help="seconds between scheduler polls")] = 10.0,
+) -> None:
+    """Build the study's workflow graph and run it locally or on a scheduler, resuming."""
+    path, loaded, wf = _load_workflow(spec, preset)
     minutes = getattr(loaded.preset, "expected_minutes", None)
     err.print(
         f"study [bold]{loaded.header.name}[/], preset [bold]{preset}[/]: {len(wf)} tasks"
         + (f", expected ≈{minutes:g} min on 2 cores" if minutes else "")
     )
+    st = _open_store(store, must_exist=False)
+    if scheduler or profile:
+        _run_on_scheduler(st, wf, path, preset, scheduler, profile, wait, poll)
+        return
 
     from atomflow.cli.progress import RichReporter
+    from atomflow.graph.engine import Engine
+    from atomflow.graph.executors import make_executor
 
-    st = _open_store(store, must_exist=False)
     executor = make_executor(workers)
+    spec_record = json.dumps({"path": str(path), "preset": preset})
     try:
-        summary = Engine(st, executor, RichReporter(err)).run(wf, spec=str(path))
+        summary = Engine(st, executor, RichReporter(err)).run(wf, spec=spec_record)
     except KeyboardInterrupt:
         summary = None
     finally:
@@ -87,7 +105,7 @@ def run(
             "resume (killed MD continues from its restart file)"
         )
         raise typer.Exit(130)
-    published = _publish(st, summary, loaded.header.name)
+    published = _publish(st, summary.ids, loaded.header.name)
     err.print(
         f"{len(summary.done)} ran, {len(summary.cached)} cached, {len(summary.failed)} "
         f"failed, {len(summary.blocked)} blocked in {summary.wall_s:.1f} s"
@@ -103,11 +121,70 @@ def run(
         err.print(f"results: {published}")
 
 
-def _publish(st, summary, name: str) -> Path | None:
+def _backend(scheduler: str | None, profile: str | None):
+    from atomflow.hpc.backend import make_backend
+
+    if profile is None:
+        profile = f"local-{scheduler}"
+    try:
+        return make_backend(profile, scheduler)
+    except (AtomflowError, FileNotFoundError) as exc:
+        _fail(str(exc))
+
+
+def _run_on_scheduler(st, wf, path, preset, scheduler, profile, wait, poll) -> None:
+    """Submit (no daemon); with ``wait``, reconcile until the workflow ends."""
+    import time
+
+    from atomflow.hpc.workflow_jobs import reconcile
+
+    backend = _backend(scheduler, profile)
+    record = {
+        "path": str(path),
+        "preset": preset,
+        "scheduler": backend.profile.scheduler,
+        "profile": profile or f"local-{scheduler}",
+    }
+    run_id = st.start_run(wf.name, wf.identities(), json.dumps(record))
+    try:
+        report = reconcile(wf, st, backend.scheduler, backend.write_script)
+    except AtomflowError as exc:
+        _fail(str(exc))
+    err.print(
+        f"submitted {report.submitted_tasks} tasks in {report.submitted_jobs} jobs to "
+        f"{backend.profile.scheduler}; {report.states.get('done', 0)} already done"
+    )
+    if not wait:
+        err.print(f"follow with: atomflow status --store {st.root}")
+        return
+    while not report.finished:
+        time.sleep(poll)
+        report = reconcile(wf, st, backend.scheduler, backend.write_script)
+        err.print("  " + ", ".join(f"{k} {v}" for k, v in sorted(report.states.items())))
+    st.finish_run(run_id, "done" if report.ok else "failed")
+    published = _publish(st, wf.identities(), wf.name)
+    if not report.ok:
+        _report_failures(st, run_id)
+        raise typer.Exit(1)
+    if published:
+        err.print(f"results: {published}")
+
+
+def _report_failures(st, run_id: int) -> None:
+    for label, rec in st.run_tasks(run_id):
+        if rec.status in ("failed", "blocked"):
+            err.print(
+                f"[red]{rec.status}[/] {label}: {rec.error} (log: {rec.workdir})",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _publish(st, ids: dict[str, str], name: str) -> Path | None:
     """Copy the report task's files to ``STORE/results/<study>/``."""
-    if "report" not in summary.ids:
+    if "report" not in ids:
         return None
-    rec = st.get(summary.ids["report"])
+    rec = st.get(ids["report"])
     if rec.status != "done":
         return None
     dest = st.results_dir(name)
@@ -119,9 +196,20 @@ def _publish(st, summary, name: str) -> Path | None:
     return dest
 
 
+def _scheduler_record(last: dict) -> dict | None:
+    try:
+        record = json.loads(last.get("spec") or "{}")
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) and record.get("scheduler") else None
+
+
 @app.command()
-def status(store: StoreOpt = DEFAULT_STORE) -> None:
-    """Task states of the latest run in the store."""
+def status(
+    store: StoreOpt = DEFAULT_STORE,
+    sync: Annotated[bool, typer.Option(help="for scheduler runs: poll, index, resubmit")] = True,
+) -> None:
+    """Task states of the latest run (scheduler runs are reconciled first: one poll)."""
     from rich.table import Table
 
     st = _open_store(store)
@@ -129,20 +217,56 @@ def status(store: StoreOpt = DEFAULT_STORE) -> None:
     if not runs:
         _fail(f"store {store} has no runs yet")
     last = runs[-1]
+    record = _scheduler_record(last)
+    jobs: dict = {}
+    if record and sync:
+        from atomflow.hpc.workflow_jobs import reconcile
+
+        _, _, wf = _load_workflow(record["path"], record["preset"])
+        backend = _backend(record["scheduler"], record["profile"])
+        report = reconcile(wf, st, backend.scheduler, backend.write_script)
+        if report.finished:
+            st.finish_run(last["id"], "done" if report.ok else "failed")
+            _publish(st, wf.identities(), wf.name)
+        last = st.runs()[-1]
+    tasks = st.run_tasks(last["id"])
+    if record:
+        jobs = st.latest_jobs(rec.id for _, rec in tasks)
     table = Table(title=f"run {last['id']} of {last['workflow']}: {last['status']}")
-    for col in ("task", "status", "id", "duration (s)", "error"):
+    for col in ("task", "status", "id", "job", "duration (s)", "error"):
         table.add_column(col)
-    for label, rec in st.run_tasks(last["id"]):
+    for label, rec in tasks:
         dur = f"{rec.duration:.1f}" if rec.duration is not None else ""
         colour = {"done": "green", "failed": "red", "blocked": "yellow"}.get(rec.status, "")
+        job = jobs.get(rec.id)
         table.add_row(
             label,
             f"[{colour}]{rec.status}[/]" if colour else rec.status,
             rec.id[:12],
+            f"{job['job_id']} {job['state']}" if job else "",
             dur,
             (rec.error or "")[:60],
         )
     out.print(table)
+
+
+@app.command()
+def cancel(store: StoreOpt = DEFAULT_STORE) -> None:
+    """Cancel the scheduler jobs of the latest run; finished results are kept."""
+    st = _open_store(store)
+    runs = st.runs()
+    record = _scheduler_record(runs[-1]) if runs else None
+    if not record:
+        _fail("the latest run was not submitted to a scheduler; nothing to cancel")
+    tasks = st.run_tasks(runs[-1]["id"])
+    active = [rec.id for _, rec in tasks if rec.status in ("submitted", "running")]
+    jobs = st.latest_jobs(active)
+    ids = sorted({j["job_id"] for j in jobs.values()})
+    if ids:
+        _backend(record["scheduler"], record["profile"]).scheduler.cancel(ids)
+        st.mark_many(active, "pending", "cancelled by the user")
+    st.finish_run(runs[-1]["id"], "cancelled")
+    err.print(f"cancelled {len(ids)} jobs ({len(active)} tasks); re-run to resume")
 
 
 @app.command()

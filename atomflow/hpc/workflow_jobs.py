@@ -21,7 +21,7 @@ import networkx as nx
 
 from atomflow.graph.filetask import write_task_file
 from atomflow.graph.workflow import Workflow
-from atomflow.store.sqlite_store import Store
+from atomflow.store.sqlite_store import RESULT_FILE, Store
 
 #: Scheduler states (as mapped by the scheduler modules) after which a job will not run again.
 TERMINAL = {"done", "failed", "timeout", "out_of_memory", "node_fail", "cancelled"}
@@ -192,6 +192,8 @@ def reconcile(
                 {job_of[u] for lb in group for u in graph.predecessors(lb) if u in job_of}
             )
             for lb in group:
+                # a stale result.json (an interrupted attempt) must not be read as the outcome
+                (store.task_dir(ids[lb]) / RESULT_FILE).unlink(missing_ok=True)
                 write_task_file(store.root, ids[lb], nodes[lb], ids)
             job = _array_job(store, wf, group, ids, tuple(deps))
             array_id = scheduler.submit(write_script(job), list(deps))
