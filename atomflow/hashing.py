@@ -31,9 +31,10 @@ def canonical(obj: Any) -> Any:
         value = float(obj)
         if math.isnan(value) or math.isinf(value):
             return repr(value)
+        value = float(f"{value:.12g}")
         if value.is_integer() and abs(value) < 2**53:
             return int(value)  # 300 and 300.0 mean the same temperature
-        return float(f"{value:.12g}")
+        return value
     if isinstance(obj, np.ndarray):
         return {"@ndarray": list(obj.shape), "data": canonical(obj.tolist())}
     if isinstance(obj, PurePath):

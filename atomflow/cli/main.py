@@ -339,10 +339,12 @@ def _mount_subcommands() -> None:
     """Sub-apps of other rooms' commands (each module owns its arguments)."""
     from atomflow.cli.analyze_cmd import analyze_app
     from atomflow.cli.build_cmd import build_app
+    from atomflow.cli.hpc_cmd import hpc_app
     from atomflow.cli.phonons_cmd import phonons_app
 
     app.add_typer(analyze_app, name="analyze")
     app.add_typer(build_app, name="build")
+    app.add_typer(hpc_app, name="hpc")
     app.add_typer(phonons_app, name="phonons")
 
 

@@ -191,3 +191,15 @@ def test_worker_crash_fails_only_its_task(tmp_path):
             ex.shutdown()
     assert "crash" in summary.failed and "died" in summary.failed["crash"]
     assert sorted(summary.done) == ["ok0", "ok1", "ok2"]
+
+
+def test_canonical_form_is_idempotent_for_structures():
+    """A stored record is re-hashed on read: canonicalising twice must change nothing."""
+    import json
+
+    from atomflow.hashing import canonical
+    from atomflow.structures.li3n import build_li3n
+
+    once = canonical({"s": build_li3n((2, 2, 2), li_vacancies=1), "x": 119.99999999999999})
+    assert canonical(json.loads(json.dumps(once))) == once
+    assert once["x"] == 120

@@ -1,0 +1,143 @@
+"""Whole workflows on a real Slurm: arrays and dependencies, the same numbers as a local run,
+an MD task that gets the walltime warning and resumes, and many tasks finishing together."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atomflow.graph import Workflow
+from atomflow.hpc.backend import make_backend
+from atomflow.hpc.workflow_jobs import reconcile
+from atomflow.store import Store
+from atomflow.trajectory.h5md import read_h5md
+
+pytestmark = pytest.mark.scheduler
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS / "studies"))
+sys.path.insert(0, str(TESTS / "graph"))
+
+from tasks_fixture import noop  # noqa: E402
+from test_li3n_pipeline import make_spec  # noqa: E402
+
+
+def cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "atomflow.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def wait_until_finished(wf, st, backend, timeout=600.0, poll=1.0, on_poll=None):
+    deadline = time.monotonic() + timeout
+    report = reconcile(wf, st, backend.scheduler, backend.write_script)
+    while not report.finished:
+        assert time.monotonic() < deadline, f"workflow not finished: {report.states}"
+        time.sleep(poll)
+        if on_poll:
+            on_poll()
+        report = reconcile(wf, st, backend.scheduler, backend.write_script)
+    return report
+
+
+def test_li3n_study_on_slurm_uses_arrays_and_matches_local_run(slurm, tmp_path):
+    spec = make_spec(tmp_path, steps=1000)
+    on_slurm = cli(
+        "run",
+        str(spec),
+        "--preset",
+        "tiny",
+        "--store",
+        "hpc",
+        "--scheduler",
+        "slurm",
+        "--profile",
+        "local-slurm",
+        "--wait",
+        "--poll",
+        "1",
+        cwd=tmp_path,
+    )
+    assert on_slurm.returncode == 0, on_slurm.stderr
+    tasks, jobs = map(
+        int, re.search(r"submitted (\d+) tasks in (\d+) jobs", on_slurm.stderr).groups()
+    )
+    assert tasks == 10 and jobs < tasks  # the two NVT runs and their analyses are arrays
+    scripts = list((tmp_path / "hpc" / "hpc").glob("*.sh"))
+    assert any("#SBATCH --array=0-1" in p.read_text() for p in scripts)
+    assert any("#SBATCH --dependency=afterok:" in p.read_text() for p in scripts)
+    with Store(tmp_path / "hpc") as st:
+        ids = [r.id for _, r in st.run_tasks(st.runs()[-1]["id"])]
+        job_ids = {j["job_id"] for j in st.latest_jobs(ids).values()}
+    assert any("_" in j for j in job_ids)  # array elements, as Slurm names them
+    local = cli("run", str(spec), "--preset", "tiny", "--store", "local", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    a = json.loads((tmp_path / "hpc/results/li3n/report.json").read_text())
+    b = json.loads((tmp_path / "local/results/li3n/report.json").read_text())
+    for key in ("lattice", "diffusion", "arrhenius"):
+        assert a[key] == b[key]
+
+
+def test_md_stopped_by_the_walltime_signal_resumes_and_completes(slurm, tmp_path):
+    from atomflow.structures.li3n import build_li3n
+    from atomflow.studies.md_tasks import nvt_md, potential_input
+
+    protocol = {"temperature_K": 600, "steps": 12000, "sample_every": 50, "restart_every": 500}
+    wf = Workflow(
+        [
+            nvt_md(
+                build_li3n((2, 2, 2), li_vacancies=1),
+                potential_input("li3n-esnap"),
+                protocol,
+                label="nvt",
+            )
+        ],
+        name="walltime",
+    )
+    backend = make_backend("local-slurm", "slurm")
+    signalled = []
+
+    def signal_once():
+        if signalled:
+            return
+        workdir = st.task_dir(wf.identities()["nvt"])
+        index = workdir / "restart.json"
+        if index.exists() and max(json.loads(index.read_text())["files"].values()) >= 2000:
+            job = st.latest_jobs([wf.identities()["nvt"]])[wf.identities()["nvt"]]["job_id"]
+            # what Slurm's --signal=B:USR1@N does before the time limit, sent now
+            subprocess.run(["scancel", "--signal=USR1", "--batch", job], check=True)
+            signalled.append(job)
+
+    with Store(tmp_path / "s") as st:
+        report = wait_until_finished(wf, st, backend, on_poll=signal_once)
+        assert report.ok and signalled
+        rec = st.get(wf.identities()["nvt"])
+        assert rec.attempts == 2  # stopped once at the warning, resubmitted, completed
+        md = json.loads((Path(rec.workdir) / "md_result.json").read_text())
+        assert md["resumed_from_step"] >= 2000
+        steps = read_h5md(Path(rec.workdir) / "traj.h5").steps
+        assert np.all(np.diff(steps) == 50) and steps[0] == 0 and steps[-1] == 12000
+
+
+def test_256_tasks_finishing_together_lose_no_result(slurm, tmp_path, monkeypatch):
+    monkeypatch.setenv(
+        "PYTHONPATH", str(TESTS / "graph") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
+    wf = Workflow([noop(i, label=f"n{i}") for i in range(256)], name="many")
+    backend = make_backend("local-slurm", "slurm")
+    with Store(tmp_path / "s") as st:
+        first = reconcile(wf, st, backend.scheduler, backend.write_script)
+        assert first.submitted_jobs == 1 and first.submitted_tasks == 256
+        report = wait_until_finished(wf, st, backend, timeout=600)
+        assert report.ok and report.states == {"done": 256}
+        ids = wf.identities()
+        assert [st.output(ids[f"n{i}"]) for i in range(256)] == list(range(256))
