@@ -74,6 +74,9 @@ def run(
     ] = None,
     wait: Annotated[bool, typer.Option(help="with --scheduler: stay until the end")] = False,
     poll: Annotated[float, typer.Option(min=0.5, help="seconds between scheduler polls")] = 10.0,
+    dry_run: Annotated[
+        bool, typer.Option(help="with --scheduler: print the job scripts, submit nothing")
+    ] = False,
 ) -> None:
     """Build the study's workflow graph and run it locally or on a scheduler, resuming."""
     path, loaded, wf = _load_workflow(spec, preset)
@@ -82,6 +85,11 @@ def run(
         f"study [bold]{loaded.header.name}[/], preset [bold]{preset}[/]: {len(wf)} tasks"
         + (f", expected ≈{minutes:g} min on 2 cores" if minutes else "")
     )
+    if dry_run:
+        if not (scheduler or profile):
+            _fail("--dry-run needs --scheduler and/or --profile")
+        _dry_run(wf, scheduler, profile)
+        return
     st = _open_store(store, must_exist=False)
     if scheduler or profile:
         _run_on_scheduler(st, wf, path, preset, scheduler, profile, wait, poll)
@@ -130,6 +138,45 @@ def _backend(scheduler: str | None, profile: str | None):
         return make_backend(profile, scheduler)
     except (AtomflowError, FileNotFoundError) as exc:
         _fail(str(exc))
+
+
+def _dry_run(wf, scheduler: str | None, profile: str | None) -> None:
+    """Plan and render every job script in a scratch store; print them; submit nothing."""
+    import tempfile
+
+    from atomflow.hpc.workflow_jobs import reconcile
+    from atomflow.store import Store
+
+    backend = _backend(scheduler, profile)
+
+    class Recorder:
+        name = backend.scheduler.name
+
+        def __init__(self):
+            self.scripts: list[tuple[str, list[str], Path]] = []
+
+        def submit(self, script, dependencies=()):
+            job_id = f"DRYRUN{len(self.scripts) + 1}"
+            self.scripts.append((job_id, list(dependencies), Path(script)))
+            return job_id
+
+        def query(self, job_ids):
+            return {j: "pending" for j in job_ids}
+
+        def cancel(self, job_ids):
+            return None
+
+    rec = Recorder()
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "store") as st:
+        report = reconcile(wf, st, rec, backend.write_script)
+        for job_id, deps, script in rec.scripts:
+            after = f" after {', '.join(deps)}" if deps else ""
+            out.print(f"# ---- {job_id}{after}: {script.name}", highlight=False)
+            out.print(script.read_text(), highlight=False, markup=False)
+    err.print(
+        f"dry run: {report.submitted_tasks} tasks in {report.submitted_jobs} job scripts "
+        f"for {backend.profile.scheduler}; nothing submitted"
+    )
 
 
 def _run_on_scheduler(st, wf, path, preset, scheduler, profile, wait, poll) -> None:

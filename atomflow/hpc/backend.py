@@ -8,7 +8,7 @@ from the array's task list — under the profile's environment set-up.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from atomflow.hpc.profiles import SiteProfile, load_profile
@@ -25,6 +25,8 @@ class SchedulerBackend:
     profile: SiteProfile
     scheduler: Scheduler
     python: str = sys.executable
+    #: extra environment for every job (Grid Engine and PBS do not pass the submitter's)
+    env: dict[str, str] = field(default_factory=dict)
 
     def write_script(self, job: ArrayJob) -> Path:
         request = JobRequest(
@@ -34,6 +36,7 @@ class SchedulerBackend:
             array_size=job.size,
             task_list=job.task_list,
             dependencies=tuple(job.dependencies),
+            env=dict(self.env),
         )
         return write_script(request, self.profile, job.task_list.with_suffix(".sh"))
 

@@ -159,8 +159,11 @@ def reconcile(
             else:
                 status[tid] = "failed"
                 store.mark(tid, "failed", error=f"job {job['job_id']} ended: {state.upper()}")
+    if scheduler.name == "sge":
+        # a failed Grid Engine job waits in the error state (Eqw) until it is deleted
+        stuck += [job_id for job_id, state in states.items() if state == "failed"]
     if stuck:
-        scheduler.cancel(stuck)
+        scheduler.cancel(sorted(set(stuck)))
 
     # failures block their dependents; interrupted tasks are retried up to a limit
     for tid in ids.values():

@@ -107,3 +107,34 @@ def test_failed_parent_is_held_in_error_and_dependent_blocked(sge, workdir):
     gone = wait(sge, [child, parent], until=lambda s: s in ("cancelled", "unknown"), timeout=30)
     assert set(gone.values()) <= {"cancelled", "unknown"}  # deleted before it ran: no record
     assert not (workdir / "child-ran").exists()
+
+
+def test_small_workflow_runs_on_grid_engine(sge, tmp_path):
+    """A fan-out/join workflow through atomflow's planner: arrays, -hold_jid, results."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "graph"))
+    from tasks_fixture import add, noop
+
+    from atomflow.graph import Workflow
+    from atomflow.hpc.backend import make_backend
+    from atomflow.hpc.workflow_jobs import reconcile
+    from atomflow.store import Store
+
+    wf = Workflow(name="sgeflow")
+    root = wf.add(noop(1), "root")
+    for i in range(3):
+        wf.add(add(root.output, i), f"leaf{i}")
+    wf.add(add(wf.nodes["leaf0"].output, wf.nodes["leaf2"].output), "join")
+    backend = make_backend("local-sge", "sge")
+    backend.env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1] / "graph")}
+    with Store(tmp_path / "s") as st:
+        report = reconcile(wf, st, backend.scheduler, backend.write_script)
+        assert report.submitted_jobs == 3 and report.submitted_tasks == 5
+        deadline = time.monotonic() + 180
+        while not report.finished:
+            assert time.monotonic() < deadline, report.states
+            time.sleep(1)
+            report = reconcile(wf, st, backend.scheduler, backend.write_script)
+        assert report.ok, report.states
+        assert st.output(wf.identities()["join"]) == 1 + 0 + 1 + 2
