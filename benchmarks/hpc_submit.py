@@ -9,7 +9,6 @@ Needs a running Slurm (``bash hpc/ci/start-slurm.sh``; ``SLURM_CI_CPUS=8`` recom
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ from atomflow.store import Store
 def run_atomflow(n: int, root: Path) -> tuple[int, float]:
     wf = Workflow([af_noop(None, i, label=f"t{i}") for i in range(n)], name="bench")
     backend = make_backend("local-slurm", "slurm")
+    backend.env = {"PYTHONPATH": str(Path(__file__).parent)}  # where bench_tasks lives
     submissions = 0
     t0 = time.perf_counter()
     with Store(root / "store") as st:
@@ -42,34 +42,32 @@ def run_atomflow(n: int, root: Path) -> tuple[int, float]:
 
 
 def run_sbatch_each(n: int, root: Path) -> tuple[int, float]:
+    """The same tasks, the same command per task, but one ``sbatch`` each (no arrays)."""
+    from atomflow.graph.filetask import write_task_file
+    from atomflow.hpc.workflow_jobs import ArrayJob
+
+    wf = Workflow([af_noop(None, i, label=f"e{i}") for i in range(n)], name="each")
+    ids = wf.identities()
+    backend = make_backend("local-slurm", "slurm")
+    backend.env = {"PYTHONPATH": str(Path(__file__).parent)}
+    store = root / "store"
+    lists = root / "lists"
+    lists.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    ids = []
-    for i in range(n):
-        out = subprocess.run(
-            [
-                "sbatch",
-                "--parsable",
-                "--job-name",
-                f"each{i}",
-                "--output",
-                str(root / f"{i}.out"),
-                "--wrap",
-                f"{sys.executable} -c 'print({i})'",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        ids.append(out.stdout.strip().split(";")[0])
-    pending = set(ids)
+    jobs = []
+    for label, node in wf.nodes.items():
+        write_task_file(store, ids[label], node, ids)
+        listing = lists / f"{label}.tasks"
+        listing.write_text(ids[label] + "\n")
+        job = ArrayJob(f"each-{label}", store, listing, 1, node.fn.name)
+        jobs.append(backend.scheduler.submit(backend.write_script(job)))
+    pending = set(jobs)
     while pending:
         time.sleep(0.5)
-        out = subprocess.run(
-            ["squeue", "-h", "-o", "%i", "-j", ",".join(sorted(pending))],
-            capture_output=True,
-            text=True,
-        )
-        pending &= set(out.stdout.split())
+        states = backend.scheduler.query(sorted(pending))
+        pending = {j for j, s in states.items() if s in ("pending", "running", "unknown")}
+    done = sum((store / "tasks" / t[:2] / t / "result.json").exists() for t in ids.values())
+    assert done == n, f"only {done} of {n} tasks left a result"
     return n, time.perf_counter() - t0
 
 
