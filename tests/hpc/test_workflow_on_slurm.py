@@ -141,3 +141,45 @@ def test_256_tasks_finishing_together_lose_no_result(slurm, tmp_path, monkeypatc
         assert report.ok and report.states == {"done": 256}
         ids = wf.identities()
         assert [st.output(ids[f"n{i}"]) for i in range(256)] == list(range(256))
+
+
+def test_md_task_runs_on_two_mpi_ranks_through_the_profile_launcher(slurm, tmp_path):
+    """JobRequest(mpi=True, ntasks=2): the profile's launcher (srun --mpi=pmi2) starts the
+    in-process LAMMPS MD on 2 ranks from the mpich wheel."""
+    from atomflow.hpc.profiles import load_profile
+    from atomflow.hpc.render import JobRequest, write_script
+    from atomflow.structures.li3n import build_li3n
+
+    build_li3n((3, 3, 3)).to(filename=str(tmp_path / "cell.cif"))
+    job = {
+        "structure": "cell.cif",
+        "potential": "li3n-esnap",
+        "workdir": "run",
+        "protocol": {
+            "ensemble": "nve",
+            "temperature_K": 300,
+            "steps": 200,
+            "sample_every": 50,
+            "restart_every": 100,
+            "timestep_fs": 0.5,
+        },
+    }
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    request = JobRequest(
+        name="mpi2",
+        command=[sys.executable, "-m", "atomflow.md", "job.json"],
+        workdir=tmp_path,
+        ntasks=2,
+        mpi=True,
+    )
+    script = write_script(request, load_profile("local-slurm"), tmp_path / "mpi2.sh")
+    job_id = slurm.submit(script)
+    deadline = time.monotonic() + 300
+    while (state := slurm.query([job_id])[job_id]) in ("pending", "running", "unknown"):
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    assert state == "done", (tmp_path / f"mpi2.{job_id}.out").read_text()
+    log = (tmp_path / "run" / "log.lammps").read_text()
+    grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", log)
+    assert grid and np.prod([int(g) for g in grid.groups()]) == 2
+    assert read_h5md(tmp_path / "run" / "traj.h5").steps[-1] == 200
