@@ -304,6 +304,31 @@ def fit_diffusivity(
         new = c + params[1] * t
         if np.all(new > 0):
             model = new
+    method = "gls"
+    # Guard: the GLS estimate must agree with ordinary least squares within the OLS error
+    # that the same covariance model implies (sandwich form). When it does not, the model
+    # does not describe these data (e.g. a few correlated hoppers over a long window), so
+    # the OLS estimate with its model-based error is reported instead, and the fit says so.
+    A = np.column_stack([np.ones_like(t), t])
+    ata_inv = np.linalg.inv(A.T @ A)
+    ols = ata_inv @ A.T @ y
+    ols_cov = ata_inv @ A.T @ cov @ A @ ata_inv
+    ols_err = float(np.sqrt(max(ols_cov[1, 1], 0.0)))
+    # under a correct model var(OLS - GLS) = var(OLS) - var(GLS) (GLS is the best estimator)
+    spread = float(np.sqrt(max(ols_cov[1, 1] - pcov[1, 1], 0.0)))
+    clearly_rising = ols[1] > 3.0 * ols_err
+    if (
+        not np.isfinite(params[1])
+        or abs(params[1] - ols[1]) > 5.0 * max(spread, 1e-300)
+        or (clearly_rising and params[1] <= 0)
+    ):
+        params, pcov, method = ols, ols_cov, "ols-sandwich"
+        notes_model = (
+            "GLS disagreed with least squares beyond the model error; least-squares slope "
+            "with its covariance-model (sandwich) error reported"
+        )
+    else:
+        notes_model = ""
     slope_A2_ps = float(params[1])
     D = slope_A2_ps / (2 * d)
     D_err = float(np.sqrt(max(pcov[1, 1], 0.0))) / (2 * d)
@@ -322,6 +347,9 @@ def fit_diffusivity(
             notes.append(f"log-log slope {slope_ll:.2f} over the window is not diffusive (≈1)")
     if D <= 0:
         notes.append("fitted slope is not positive")
+    converged = not notes
+    if notes_model:
+        notes.append(notes_model)
     return DiffusionFit(
         direction=direction,
         D_cm2_s=D * A2_PER_PS_TO_CM2_PER_S,
@@ -330,10 +358,11 @@ def fit_diffusivity(
         fit_end_ps=float(t[-1]),
         dimension=d,
         n_atoms=msd.n_atoms,
-        converged=not notes,
+        converged=converged,
         note="; ".join(notes),
         loglog_slope=slope_ll,
         regime_start_ps=start,
         intercept_A2=float(params[0]),
         n_points=len(m),
+        method=method,
     )

@@ -73,7 +73,7 @@ def nvt_md(
     return {"md": md.as_dict(), "trajectory": md.trajectory, "temperature_K": p.temperature_K}
 
 
-@task(version="1")
+@task(version="2")
 def tracer_diffusion(
     md: dict,
     species: str,
