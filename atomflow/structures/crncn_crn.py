@@ -13,7 +13,7 @@ from __future__ import annotations
 from pymatgen.core import Structure
 
 from atomflow.structures import checks
-from atomflow.structures.heterostructure import build_interface, insert_li, interface_checks
+from atomflow.structures.heterostructure import interface_checks, interface_with_li
 from atomflow.structures.reference import load_reference
 from atomflow.structures.result import BuildResult
 
@@ -28,14 +28,6 @@ def bulk_cr2ncn3() -> Structure:
 def bulk_crn() -> Structure:
     """Conventional rock-salt CrN cell (Cr4 N4)."""
     return load_reference("crn_rocksalt")
-
-
-def _per_region(s: Structure, region: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for site, lab in zip(s, s.site_properties["region"], strict=True):
-        if lab == region:
-            out[site.specie.symbol] = out.get(site.specie.symbol, 0) + 1
-    return out
 
 
 def build_crncn_crn(
@@ -63,11 +55,17 @@ def build_crncn_crn(
     (Cr2(NCN)3 bulk) or ``substrate`` (CrN bulk). Thicknesses are in layers of the slab
     generator (one layer of Cr2(NCN)3 (001) = c = 28.3 Å; of CrN (111) = 2.39 Å).
     """
-    s, meta = build_interface(
+    s, meta, film_counts, sub_counts, host, li = interface_with_li(
         bulk_crn(),
         bulk_cr2ncn3(),
         substrate_miller,
         film_miller,
+        n_li=n_li,
+        li_region=li_region,
+        li_window=li_window,
+        li_selection=li_selection,
+        li_margin=li_margin,
+        seed=seed,
         termination=termination,
         match=match,
         film_share=film_share,
@@ -78,10 +76,6 @@ def build_crncn_crn(
         max_strain=max_strain,
         inplane_repeat=inplane_repeat,
     )
-    film_counts = _per_region(s, "film")
-    sub_counts = _per_region(s, "substrate")
-    host = {k: film_counts.get(k, 0) + sub_counts.get(k, 0) for k in {*film_counts, *sub_counts}}
-    s, li = insert_li(s, meta, n_li, li_region, li_window, li_selection, seed, margin=li_margin)
     meta.update(
         system="crncn-crn",
         film="Cr2(NCN)3 R-3c (cr2ncn3, confidence C)",

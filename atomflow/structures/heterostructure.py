@@ -398,3 +398,38 @@ def interface_checks(
         },
         "li_inserted": {"ok": li_ok, "n_li": n_li},
     }
+
+
+def region_counts(s: Structure, region: str) -> dict[str, int]:
+    """Element counts of the sites labelled ``region`` (``film`` or ``substrate``)."""
+    out: dict[str, int] = {}
+    for site, lab in zip(s, s.site_properties["region"], strict=True):
+        if lab == region:
+            out[site.specie.symbol] = out.get(site.specie.symbol, 0) + 1
+    return out
+
+
+def interface_with_li(
+    substrate: Structure,
+    film: Structure,
+    substrate_miller,
+    film_miller,
+    *,
+    n_li: int,
+    li_region: str,
+    li_window: float,
+    li_selection: str,
+    li_margin: float,
+    seed: int,
+    **interface_options,
+):
+    """Build the interface, count each side's host atoms, then insert ``n_li`` Li.
+
+    Returns ``(structure, metadata, film_counts, substrate_counts, host_counts, li_info)``.
+    """
+    s, meta = build_interface(substrate, film, substrate_miller, film_miller, **interface_options)
+    film_counts = region_counts(s, "film")
+    sub_counts = region_counts(s, "substrate")
+    host = {k: film_counts.get(k, 0) + sub_counts.get(k, 0) for k in {*film_counts, *sub_counts}}
+    s, li = insert_li(s, meta, n_li, li_region, li_window, li_selection, seed, margin=li_margin)
+    return s, meta, film_counts, sub_counts, host, li

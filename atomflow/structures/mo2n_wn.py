@@ -17,7 +17,7 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from atomflow.structures import checks
-from atomflow.structures.heterostructure import build_interface, insert_li, interface_checks
+from atomflow.structures.heterostructure import interface_checks, interface_with_li
 from atomflow.structures.ordering import ewald_matrix
 from atomflow.structures.reference import load_reference
 from atomflow.structures.result import BuildResult
@@ -81,11 +81,17 @@ def build_mo2n_wn(
     """Ordered γ-Mo2N (film) on δ-WN (substrate) with ``n_li`` Li near the interface or in a
     bulk (``li_region``: interface, film = Mo2N, substrate = WN)."""
     mo2n, order_info = ordered_mo2n()
-    s, meta = build_interface(
+    s, meta, film_counts, sub_counts, host, li = interface_with_li(
         bulk_wn(),
         mo2n,
         substrate_miller,
         film_miller,
+        n_li=n_li,
+        li_region=li_region,
+        li_window=li_window,
+        li_selection=li_selection,
+        li_margin=li_margin,
+        seed=seed,
         termination=termination,
         match=match,
         film_share=film_share,
@@ -96,10 +102,6 @@ def build_mo2n_wn(
         max_strain=max_strain,
         inplane_repeat=inplane_repeat,
     )
-    film_counts = _per_region(s, "film")
-    sub_counts = _per_region(s, "substrate")
-    host = {k: film_counts.get(k, 0) + sub_counts.get(k, 0) for k in {*film_counts, *sub_counts}}
-    s, li = insert_li(s, meta, n_li, li_region, li_window, li_selection, seed, margin=li_margin)
     meta.update(
         system="mo2n-wn",
         film="γ-Mo2N, N ordered by Ewald energy (mo2n_gamma, confidence B)",
@@ -126,11 +128,3 @@ def build_mo2n_wn(
     }
     chk["bulk_symmetry"]["ok"] = all(v["ok"] for v in chk["bulk_symmetry"].values())
     return BuildResult(s, meta, chk)
-
-
-def _per_region(s: Structure, region: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for site, lab in zip(s, s.site_properties["region"], strict=True):
-        if lab == region:
-            out[site.specie.symbol] = out.get(site.specie.symbol, 0) + 1
-    return out
