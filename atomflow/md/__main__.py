@@ -19,6 +19,7 @@ from pymatgen.core import Structure
 from atomflow.errors import AtomflowError
 from atomflow.md.protocols import MDProtocol
 from atomflow.md.runner import MDInterrupted, run_md
+from atomflow.md.session import finalize_mpi
 from atomflow.potentials import get_potential
 
 #: Exit code that asks a queue template to resubmit: the run stopped at a restart point.
@@ -42,11 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     except MDInterrupted as exc:
         print(f"atomflow.md: {exc}", file=sys.stderr)
+        finalize_mpi()  # every rank stops at the same restart point
         return EXIT_REQUEUE
     except (AtomflowError, OSError, KeyError, ValueError) as exc:
         print(f"atomflow.md: error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result.as_dict()))
+    finalize_mpi()
     return 0
 
 

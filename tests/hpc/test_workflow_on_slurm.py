@@ -143,6 +143,20 @@ def test_256_tasks_finishing_together_lose_no_result(slurm, tmp_path, monkeypatc
         assert [st.output(ids[f"n{i}"]) for i in range(256)] == list(range(256))
 
 
+def _run_to_end(slurm, script: Path, workdir: Path, timeout: float = 300.0) -> tuple[str, str]:
+    """Submit ``script``, wait for a final state; return it with the job's output."""
+    job_id = slurm.submit(script)
+    out = workdir / f"{script.stem}.{job_id}.out"
+    deadline = time.monotonic() + timeout
+    while (state := slurm.query([job_id])[job_id]) in ("pending", "running", "unknown"):
+        if time.monotonic() > deadline:
+            squeue = subprocess.run(["squeue", "-a"], capture_output=True, text=True).stdout
+            log = out.read_text() if out.exists() else "(no output yet)"
+            pytest.fail(f"job {job_id} still {state} after {timeout:.0f} s\n{squeue}\n{log}")
+        time.sleep(1)
+    return state, out.read_text() if out.exists() else ""
+
+
 def test_md_task_runs_on_two_mpi_ranks_through_the_profile_launcher(slurm, tmp_path):
     """JobRequest(mpi=True, ntasks=2): the profile's launcher (srun --mpi=pmi2) starts the
     in-process LAMMPS MD on 2 ranks from the mpich wheel."""
@@ -173,12 +187,9 @@ def test_md_task_runs_on_two_mpi_ranks_through_the_profile_launcher(slurm, tmp_p
         mpi=True,
     )
     script = write_script(request, load_profile("local-slurm"), tmp_path / "mpi2.sh")
-    job_id = slurm.submit(script)
-    deadline = time.monotonic() + 300
-    while (state := slurm.query([job_id])[job_id]) in ("pending", "running", "unknown"):
-        assert time.monotonic() < deadline
-        time.sleep(1)
-    assert state == "done", (tmp_path / f"mpi2.{job_id}.out").read_text()
+    assert "srun --mpi=pmi2 --kill-on-bad-exit=1" in script.read_text()
+    state, out = _run_to_end(slurm, script, tmp_path)
+    assert state == "done", out
     log = (tmp_path / "run" / "log.lammps").read_text()
     grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", log)
     assert grid and np.prod([int(g) for g in grid.groups()]) == 2

@@ -205,3 +205,13 @@ def test_same_task_runs_under_mpiexec_with_two_ranks(tmp_path):
     # same physics on 1 and 2 ranks (summation order differs: agreement, not bitwise)
     assert np.allclose(par.positions, ser.positions, atol=1e-6)
     assert np.allclose(par.observables["total_energy"], ser.observables["total_energy"], rtol=1e-8)
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm on this system")
+def test_a_lammps_process_leaves_no_shared_memory_segment():
+    """Each process that ends without MPI_Finalize leaves an mpich segment in /dev/shm; a later
+    job with the same name (recycled Slurm job id) then fails in MPI_Init."""
+    before = set(Path("/dev/shm").glob("mpich_shm_*"))
+    code = "from atomflow.md.session import open_lammps; open_lammps().close()"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert set(Path("/dev/shm").glob("mpich_shm_*")) - before == set()
