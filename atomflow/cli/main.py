@@ -388,11 +388,13 @@ def _mount_subcommands() -> None:
     from atomflow.cli.build_cmd import build_app
     from atomflow.cli.hpc_cmd import hpc_app
     from atomflow.cli.phonons_cmd import phonons_app
+    from atomflow.cli.potentials_cmd import potentials_app
 
     app.add_typer(analyze_app, name="analyze")
     app.add_typer(build_app, name="build")
     app.add_typer(hpc_app, name="hpc")
     app.add_typer(phonons_app, name="phonons")
+    app.add_typer(potentials_app, name="potentials")
 
 
 _mount_subcommands()

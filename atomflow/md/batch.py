@@ -71,6 +71,7 @@ class BatchEvaluator:
         self.potential = potential
         self.energy_stress = energy_stress
         self.n_atoms = len(structure)
+        potential.check_elements(el.symbol for el in structure.composition.elements)
         self._prism, _ = lammps_box(structure)
         self._lmp = open_lammps(log=log)
         try:

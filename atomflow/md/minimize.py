@@ -35,6 +35,7 @@ def _snapshot(lmp, structure: Structure) -> tuple[Structure, np.ndarray]:
 
 def single_point(structure: Structure, potential: Potential) -> tuple[float, np.ndarray]:
     """Energy (eV) and forces (eV/Å, LAMMPS frame, input order) of ``structure``."""
+    potential.check_elements(el.symbol for el in structure.composition.elements)
     lmp = open_lammps()
     try:
         _load(lmp, structure, potential)
@@ -55,6 +56,7 @@ def relax(
     pressure_bar: float = 0.0,
 ) -> Relaxed:
     """Minimise positions (and the cell: ``iso``, ``aniso``, ``tri``, ``hexagonal``, or None)."""
+    potential.check_elements(el.symbol for el in structure.composition.elements)
     lmp = open_lammps()
     try:
         _load(lmp, structure, potential)
