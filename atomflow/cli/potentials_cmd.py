@@ -138,5 +138,77 @@ def _print_text(d: dict[str, Any]) -> None:
         echo(f"  {line}")
 
 
-# `atomflow potentials fit` (fitting a potential from labelled data) is added here later, as
-# another @potentials_app.command; it is not part of this module yet.
+def _recipe(spec: str):
+    from pathlib import Path
+
+    from atomflow.resources import data_dir
+
+    candidate = Path(spec)
+    if candidate.is_file():
+        return candidate
+    shipped = data_dir("workflows") / "potentials" / f"{spec.removesuffix('.toml')}.toml"
+    if shipped.is_file():
+        return shipped
+    known = sorted(p.stem for p in (data_dir("workflows") / "potentials").glob("*.toml"))
+    raise AtomflowError(
+        f"no fit recipe {spec!r}: not a path, and not shipped (shipped: {', '.join(known)})"
+    )
+
+
+@potentials_app.command("fit")
+def fit(
+    spec: Annotated[str, typer.Argument(help="fit recipe TOML (path, or a shipped name)")],
+    preset: Annotated[str, typer.Option(help="preset in the recipe")] = "quick",
+    store: Annotated[str, typer.Option(help="store folder (caches and resumes)")] = "",
+    workers: Annotated[int, typer.Option(min=0, help="parallel worker processes")] = 1,
+    out: Annotated[str, typer.Option(help="where to put the fitted potential folder")] = "",
+) -> None:
+    """Distil the recipe's labeller into a POD potential: label, fit, active learning,
+    stability gate, report. The result loads with ``--potential OUT/NAME``."""
+    import shutil
+    from pathlib import Path
+
+    from atomflow.cli.progress import RichReporter
+    from atomflow.distill.workflow import build_workflow, load_recipe
+    from atomflow.graph.engine import Engine
+    from atomflow.graph.executors import make_executor
+    from atomflow.store import Store
+
+    try:
+        path = _recipe(spec)
+        header, settings = load_recipe(path, preset)
+        wf = build_workflow(header, settings)
+    except AtomflowError as exc:
+        _fail(exc)
+    _err.print(
+        f"fit [bold]{header.name}[/] with {header.labeller}, preset {preset}: {len(wf)} tasks, "
+        f"expected ≈{settings.expected_minutes:g} min on 2 cores"
+    )
+    st = Store(Path(store or f"fit-{header.name}"))
+    executor = make_executor(workers)
+    try:
+        summary = Engine(st, executor, RichReporter(_err)).run(
+            wf, spec=json.dumps({"path": str(path), "preset": preset})
+        )
+    finally:
+        executor.shutdown()
+    if not summary.ok:
+        for label, error in summary.failed.items():
+            _err.print(f"[red]failed[/] {label}: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    package = st.output(summary.ids["package"])
+    dest = Path(out or "potentials") / header.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(package["folder"], dest)
+    report = json.loads((dest / "report.json").read_text())
+    gates = ", ".join(
+        f"{g['parent']} {g['temperature_K']:g} K {g['ps']:g} ps: {'ok' if g['ok'] else 'FAILED'}"
+        for g in report["stable_nvt"]
+    )
+    typer.echo(
+        f"{header.name}: force RMSE {report['force_rmse_eV_A']:.3f} eV/Å, energy RMSE "
+        f"{report['energy_rmse_meV_atom']:.2f} meV/atom (held out, n={report['n_test']}); "
+        f"stability: {gates}; speed-up {report['speedup_vs_labeller']:.0f}x\n"
+        f"potential: {dest} (report.md inside)"
+    )

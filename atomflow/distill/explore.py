@@ -1,0 +1,180 @@
+"""MD with a candidate fit: find where it extrapolates (active learning) and test whether it
+holds together (the stability gate).
+
+A linear fit fails where it never saw data: a pair closer than any in training sits in a
+region the model has no repulsion for. So every frame's closest approach per element pair
+is compared with the training set's; frames below it, and the frames just before a crash,
+are what the labeller should see next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from pymatgen.core import Structure
+
+from atomflow.distill.dataset import pair_min_distances
+from atomflow.md.protocols import MDProtocol
+from atomflow.md.runner import TRAJECTORY, run_md
+from atomflow.potentials import Potential
+from atomflow.trajectory.h5md import read_h5md
+
+
+def trajectory_frames(path: Path) -> list[Atoms]:
+    """Frames of an atomflow H5MD trajectory as wrapped ASE Atoms (empty if none written)."""
+    if not Path(path).is_file():
+        return []
+    try:
+        traj = read_h5md(path)
+    except Exception:  # a run that died before its first frame
+        return []
+    frames = []
+    for k in range(len(traj.steps)):
+        atoms = Atoms(
+            symbols=[str(s) for s in traj.species],
+            positions=traj.positions[k],
+            cell=traj.cells[k],
+            pbc=True,
+        )
+        atoms.wrap()
+        atoms.info["md_step"] = int(traj.steps[k])
+        frames.append(atoms)
+    return frames
+
+
+def below_training(
+    closest: dict[str, float], train_min: dict[str, float], margin: float = 0.02
+) -> dict[str, tuple[float, float]]:
+    """Pairs closer than the training minimum (less ``margin`` Å): {pair: (now, train)}."""
+    out = {}
+    for pair, d in closest.items():
+        ref = train_min.get(pair)
+        if ref is None or d < ref - margin:
+            out[pair] = (d, ref if ref is not None else float("nan"))
+    return out
+
+
+@dataclass
+class MDProbe:
+    """What one MD run with a fit showed."""
+
+    temperature_K: float
+    n_atoms: int
+    steps_done: int
+    crashed: bool
+    message: str
+    closest_pair_A: float
+    flagged_frames: int
+    temperatures: list[float] = field(default_factory=list)
+    flagged_pairs: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def probe(
+    structure: Structure,
+    potential: Potential,
+    temperature_K: float,
+    steps: int,
+    workdir: Path,
+    train_min: dict[str, float],
+    timestep_fs: float = 1.0,
+    sample_every: int = 50,
+    seed: int = 1,
+) -> tuple[MDProbe, list[Atoms], list[bool]]:
+    """NVT with ``potential``; return the summary, the frames and which frames extrapolate."""
+    protocol = MDProtocol(
+        ensemble="nvt",
+        temperature_K=temperature_K,
+        steps=steps,
+        timestep_fs=timestep_fs,
+        sample_every=sample_every,
+        restart_every=max(sample_every, steps // sample_every * sample_every),
+        seed=seed,
+    )
+    workdir = Path(workdir)
+    crashed, message = False, "ok"
+    try:
+        run_md(structure, potential, protocol, workdir)
+    except Exception as exc:  # lost atoms, non-finite energy, LAMMPS errors: all a crash
+        crashed, message = True, f"{type(exc).__name__}: {exc}"[:400]
+    frames = trajectory_frames(workdir / TRAJECTORY)
+    flags, closest_all, flagged_pairs = [], np.inf, {}
+    for atoms in frames:
+        closest = pair_min_distances([atoms])
+        bad = below_training(closest, train_min)
+        flags.append(bool(bad))
+        flagged_pairs.update(bad)
+        if closest:
+            closest_all = min(closest_all, min(closest.values()))
+    temps = []
+    if frames:
+        traj = read_h5md(workdir / TRAJECTORY)
+        temps = [float(t) for t in traj.observables.get("temperature", [])]
+    summary = MDProbe(
+        temperature_K=temperature_K,
+        n_atoms=len(structure),
+        steps_done=int(frames[-1].info["md_step"]) if frames else 0,
+        crashed=crashed,
+        message=message,
+        closest_pair_A=float(closest_all),
+        flagged_frames=int(sum(flags)),
+        temperatures=temps,
+        flagged_pairs={k: (round(v[0], 3), round(v[1], 3)) for k, v in flagged_pairs.items()},
+    )
+    return summary, frames, flags
+
+
+def select_frames(
+    frames: list[Atoms],
+    flags: list[bool],
+    crashed: bool,
+    n: int,
+    rng: np.random.Generator,
+    floor_A: float = 0.0,
+) -> list[Atoms]:
+    """Frames for the labeller: extrapolating ones and the run-up to a crash, else none.
+
+    Frames with a pair under ``floor_A`` (inside the repulsive baseline's range, typically
+    the last moments of a blow-up) are skipped: their huge forces would swamp the fit.
+    """
+    candidates = [k for k, f in enumerate(flags) if f]
+    if crashed and frames:
+        candidates += list(range(max(0, len(frames) - 5), len(frames)))
+    candidates = sorted(
+        k for k in set(candidates) if min(pair_min_distances([frames[k]]).values()) >= floor_A
+    )
+    if not candidates:
+        return []
+    if len(candidates) > n:
+        candidates = sorted(rng.choice(candidates, size=n, replace=False).tolist())
+    return [frames[k] for k in candidates]
+
+
+def stability_verdict(p: MDProbe, steps: int, min_pair_A: float = 1.2) -> dict:
+    """The gate: full length, no lost atoms, no pair under ``min_pair_A``, T steady (mean
+    within 5 % of the target, halves within 3 %, after the first fifth)."""
+    temps = np.asarray(p.temperatures, dtype=float)
+    temps = temps[len(temps) // 5 :]  # the first fifth equilibrates (equipartition)
+    half = len(temps) // 2
+    mean = float(temps.mean()) if len(temps) else float("nan")
+    drift = float(abs(temps[half:].mean() - temps[:half].mean())) if half else float("nan")
+    steady = bool(
+        len(temps) > 3
+        and abs(mean - p.temperature_K) < 0.05 * p.temperature_K
+        and drift < 0.03 * p.temperature_K
+    )
+    ok = bool(not p.crashed and p.steps_done >= steps and p.closest_pair_A > min_pair_A and steady)
+    return {
+        "temperature_K": p.temperature_K,
+        "atoms": p.n_atoms,
+        "steps": p.steps_done,
+        "closest_pair_A": round(p.closest_pair_A, 3),
+        "lost_atoms_or_crash": p.crashed,
+        "message": p.message,
+        "mean_temperature_K": round(mean, 1),
+        "temperature_drift_K": round(drift, 1),
+        "temperature_steady": steady,
+        "ok": ok,
+    }

@@ -1,0 +1,221 @@
+"""report.json, report.md and plots for a distilled potential."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _plots(out: Path, work: Path, validation: dict) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    parity = json.loads((work / "parity.json").read_text())
+    fig, ax = plt.subplots(1, 2, figsize=(9, 4))
+    ax[0].plot(parity["energy_ref"], parity["energy_fit"], ".", ms=4)
+    ax[0].set(xlabel="labeller E (eV/atom)", ylabel="fit E (eV/atom)", title="energy, held out")
+    ax[1].plot(parity["force_ref"], parity["force_fit"], ".", ms=1, alpha=0.4)
+    ax[1].set(xlabel="labeller F (eV/Å)", ylabel="fit F (eV/Å)", title="forces, held out")
+    for a in ax:
+        lo, hi = a.get_xlim()
+        a.plot([lo, hi], [lo, hi], "k-", lw=0.6)
+    fig.tight_layout()
+    fig.savefig(out / "parity.png", dpi=110)
+    plt.close(fig)
+    made.append("parity.png")
+    dos = list(work.glob("phonon_dos.json"))
+    if dos:
+        d = json.loads(dos[0].read_text())
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for key, style in (("labeller", "k-"), ("ours", "r--")):
+            ax.plot(d[key][0], d[key][1], style, label=key, lw=1)
+        ax.set(xlabel="frequency (THz)", ylabel="DOS (states/THz)", title="phonon DOS")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "phonon_dos.png", dpi=110)
+        plt.close(fig)
+        made.append("phonon_dos.png")
+    traces = sorted(work.glob("gate_*_temperature.json"))
+    if traces:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for t, g in zip(traces, validation["stable_nvt"], strict=False):
+            temps = json.loads(t.read_text())
+            ps = np.linspace(0, g["ps"], len(temps))
+            ax.plot(ps, temps, lw=0.8, label=f"{g['parent']} ({g['atoms']} atoms)")
+            ax.axhline(g["temperature_K"], color="k", lw=0.5)
+        ax.set(xlabel="time (ps)", ylabel="T (K)", title="stability gate, NVT")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "stability.png", dpi=110)
+        plt.close(fig)
+        made.append("stability.png")
+    lat = validation["lattice"]
+    if lat:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        names = list(lat)
+        keys = ["a", "b", "c", "volume"]
+        for i, k in enumerate(keys):
+            ax.bar(
+                np.arange(len(names)) + 0.2 * i,
+                [lat[n]["deviation_pct"][k] for n in names],
+                width=0.2,
+                label=k,
+            )
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_xticks(np.arange(len(names)) + 0.3, names, fontsize=7)
+        ax.set(ylabel="fit vs labeller (%)", title="relaxed lattice")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "lattice.png", dpi=110)
+        plt.close(fig)
+        made.append("lattice.png")
+    return made
+
+
+def write_report(
+    out: Path,
+    work: Path,
+    fit: dict,
+    validation: dict,
+    labels: list[dict],
+    probes: list[dict],
+    header: dict,
+    preset: dict,
+) -> Path:
+    """Write report.json and report.md (with plots) into ``out``; return report.md."""
+    experiment = header.get("experiment", {})
+    lattice = {}
+    for name, v in validation["lattice"].items():
+        entry = {"ours": v["ours"], "labeller": v["labeller"], "deviation_pct": v["deviation_pct"]}
+        if name in experiment:
+            exp = experiment[name]
+            entry["experiment"] = exp
+            entry["vs_experiment_pct"] = {
+                k: 100 * (v["ours"][k] / exp[k] - 1) for k in exp if k in v["ours"]
+            }
+        lattice[name] = entry
+    lab0 = labels[0]
+    summary = {
+        "name": header["name"],
+        "elements": header["elements"],
+        "labeller": lab0["labeller"],
+        "labeller_version": lab0["version"],
+        "labeller_reason": header.get("labeller_reason", ""),
+        "force_rmse_eV_A": validation["force_rmse_eV_A"],
+        "energy_rmse_meV_atom": validation["energy_rmse_meV_atom"],
+        "n_test": validation["n_test"],
+        "n_train": fit["n_train"],
+        "lattice": lattice,
+        "min_phonon_THz": (validation["phonons"] or {}).get("min_phonon_THz"),
+        "phonons": validation["phonons"],
+        "stable_nvt": validation["stable_nvt"],
+        "speedup_vs_labeller": validation["speed"]["speedup_vs_labeller"],
+        "speed": validation["speed"],
+        "active_learning": [
+            {
+                "round": r + 1,
+                "selected": p["n"],
+                "probes": [
+                    {
+                        k: q[k]
+                        for k in (
+                            "parent",
+                            "temperature_K",
+                            "crashed",
+                            "closest_pair_A",
+                            "flagged_frames",
+                            "flagged_pairs",
+                            "steps_done",
+                        )
+                    }
+                    for q in p["probes"]
+                ],
+            }
+            for r, p in enumerate(probes)
+        ],
+        "training_pair_min_A": fit["pair_min_A"],
+        "data_sha256": fit["data_hash"],
+        "preset": preset,
+    }
+    (out / "report.json").write_text(json.dumps(summary, indent=2))
+    plots = _plots(out, work, validation)
+    lines = [
+        f"# {header['name']}: validation report",
+        "",
+        header.get("description", ""),
+        "",
+        f"Labeller: **{lab0['labeller']}** ({lab0['version']}). "
+        + header.get("labeller_reason", ""),
+        f"Training configurations: {fit['n_train']}; held-out test: {validation['n_test']}.",
+        "",
+        "## Accuracy on held-out data",
+        "",
+        "| quantity | value | acceptance |",
+        "|---|---|---|",
+        f"| energy RMSE | {validation['energy_rmse_meV_atom']:.2f} meV/atom | ≤ 3 |",
+        f"| force RMSE | {validation['force_rmse_eV_A']:.3f} eV/Å | ≤ 0.10 |",
+        "",
+        "## Lattice (relaxed, 0 K)",
+        "",
+        "| phase | quantity | fit | labeller | fit vs labeller (%) | experiment | fit vs exp (%) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, v in lattice.items():
+        for k in ("a", "b", "c", "volume"):
+            exp = v.get("experiment", {}).get(k)
+            vs = v.get("vs_experiment_pct", {}).get(k)
+            lines.append(
+                f"| {name} | {k}{' (Å³/atom)' if k == 'volume' else ' (Å)'} | {v['ours'][k]:.4f} "
+                f"| {v['labeller'][k]:.4f} | {v['deviation_pct'][k]:+.2f} | "
+                f"{'' if exp is None else f'{exp:.4f}'} | {'' if vs is None else f'{vs:+.2f}'} |"
+            )
+    lines += [
+        "",
+        "## Stability gate (NVT)",
+        "",
+        "| phase | T (K) | ps | atoms | closest pair (Å) | crash | T mean (K) | drift (K) | ok |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for g in validation["stable_nvt"]:
+        lines.append(
+            f"| {g['parent']} | {g['temperature_K']:g} | {g['ps']:g} | {g['atoms']} | "
+            f"{g['closest_pair_A']:.3f} | {g['lost_atoms_or_crash']} | "
+            f"{g['mean_temperature_K']} | {g['temperature_drift_K']} | {g['ok']} |"
+        )
+    ph = validation["phonons"]
+    if ph:
+        lines += [
+            "",
+            "## Phonons",
+            "",
+            f"Lowest frequency: fit {ph['min_phonon_THz']:.3f} THz, labeller "
+            f"{ph['labeller_min_phonon_THz']:.3f} THz (negative = imaginary).",
+        ]
+    sp = validation["speed"]
+    lines += [
+        "",
+        "## Speed",
+        "",
+        f"Fit: {1e6 * sp['fit_s_per_atom_step']:.1f} µs/atom-step MD ({sp['atoms']} atoms, "
+        f"one core); labeller: {1e6 * sp['labeller_s_per_atom_call']:.0f} µs/atom per "
+        f"force call: **{sp['speedup_vs_labeller']:.0f}×**.",
+        "",
+        "## Active learning",
+        "",
+    ]
+    for r in summary["active_learning"]:
+        crashed = sum(q["crashed"] for q in r["probes"])
+        flagged = sum(q["flagged_frames"] for q in r["probes"])
+        lines.append(
+            f"- round {r['round']}: {len(r['probes'])} probes, {crashed} crashed, "
+            f"{flagged} frames below the training distances, {r['selected']} labelled"
+        )
+    lines += ["", *[f"![{p}]({p})" for p in plots], ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,109 @@
+"""Seed configurations for a fit: strained, rattled and compressed cells, and defects.
+
+Strains are wide on purpose (``strain_max``, e.g. 0.08 for the soft c axis of A7 metals) and
+compressed cells reach short distances, so that the fit sees the repulsive wall it will meet
+in hot MD. Defects (vacancy, interstitial, substitution) are made on the mobile species.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+from ase.neighborlist import neighbor_list
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    """How many of each kind of configuration to make per parent cell."""
+
+    strained: int = 8
+    strain_max: float = 0.05
+    rattled: int = 6
+    rattle_max_A: float = 0.15
+    compressed: int = 3
+    compression_max: float = 0.08
+    vacancies: int = 2
+    interstitials: int = 2
+    substitutions: dict[str, str] = field(default_factory=dict)  # {"Cl": "N"}
+    mobile: str | None = None  # species for vacancies and interstitials
+    #: drop a configuration with a pair closer than this fraction of the parent's closest
+    #: approach for that pair: such labels (huge forces) only spoil the least squares
+    min_distance_ratio: float = 0.75
+
+
+def _rattle(atoms: Atoms, std: float, rng: np.random.Generator) -> Atoms:
+    out = atoms.copy()
+    out.positions += rng.normal(0.0, std, size=out.positions.shape)
+    return out
+
+
+def _strain(atoms: Atoms, eps: np.ndarray) -> Atoms:
+    out = atoms.copy()
+    out.set_cell(out.cell.array @ (np.eye(3) + eps), scale_atoms=True)
+    return out
+
+
+def _void_point(atoms: Atoms, rng: np.random.Generator, trials: int = 400) -> np.ndarray:
+    """The trial point farthest from every atom (an interstitial site, roughly)."""
+    frac = rng.random((trials, 3))
+    best, best_d = None, -1.0
+    for f in frac:
+        probe = atoms.copy()
+        probe.append("H")
+        probe.positions[-1] = f @ atoms.cell.array
+        i, _, d = neighbor_list("ijd", probe, 4.0)
+        near = d[i == len(probe) - 1]
+        dmin = near.min() if len(near) else 4.0
+        if dmin > best_d:
+            best, best_d = probe.positions[-1].copy(), dmin
+    return best
+
+
+def make_seeds(parent: Atoms, plan: SeedPlan, seed: int) -> list[Atoms]:
+    """All seed configurations for one parent cell, tagged in ``info['config_type']``."""
+    rng = np.random.default_rng(seed)
+    out: list[tuple[str, Atoms]] = []
+    for _ in range(plan.strained):
+        eps = np.diag(rng.uniform(-plan.strain_max, plan.strain_max, 3))
+        off = rng.uniform(-0.02, 0.02, 3)
+        eps[0, 1] = eps[1, 0] = off[0]
+        eps[0, 2] = eps[2, 0] = off[1]
+        eps[1, 2] = eps[2, 1] = off[2]
+        out.append(("strained", _rattle(_strain(parent, eps), 0.03, rng)))
+    for _ in range(plan.rattled):
+        out.append(("rattled", _rattle(parent, rng.uniform(0.02, plan.rattle_max_A), rng)))
+    for _ in range(plan.compressed):
+        c = rng.uniform(0.02, plan.compression_max)
+        out.append(("compressed", _rattle(_strain(parent, -c * np.eye(3)), 0.05, rng)))
+    symbols = np.array(parent.get_chemical_symbols())
+    if plan.mobile:
+        sites = np.flatnonzero(symbols == plan.mobile)
+        for _ in range(plan.vacancies if len(sites) else 0):
+            cell = parent.copy()
+            del cell[int(rng.choice(sites))]
+            out.append(("vacancy", _rattle(cell, 0.05, rng)))
+        for _ in range(plan.interstitials):
+            cell = parent.copy()
+            cell.append(plan.mobile)
+            cell.positions[-1] = _void_point(parent, rng)
+            out.append(("interstitial", _rattle(cell, 0.05, rng)))
+    for old, new in plan.substitutions.items():
+        sites = np.flatnonzero(symbols == old)
+        if len(sites):
+            cell = parent.copy()
+            cell.symbols[int(rng.choice(sites))] = new
+            out.append((f"substitution {old}->{new}", _rattle(cell, 0.05, rng)))
+    from atomflow.distill.dataset import pair_min_distances
+
+    parent_min = pair_min_distances([parent])
+    frames = []
+    for kind, atoms in out:
+        closest = pair_min_distances([atoms])
+        if any(d < plan.min_distance_ratio * parent_min.get(k, d) for k, d in closest.items()):
+            continue
+        atoms.wrap()
+        atoms.info["config_type"] = kind
+        frames.append(atoms)
+    return frames

@@ -1,0 +1,103 @@
+"""How good is a fit: held-out errors, lattice parameters and phonons against the labeller,
+and speed per atom-step against the labeller."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from ase import Atoms
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from atomflow.distill.labellers import CalculatorLabeller, Labeller, LammpsLabeller
+from atomflow.distill.pod import evaluate
+from atomflow.potentials import Potential, get_potential
+
+
+def heldout_errors(potential: Potential, test: Sequence[Atoms]) -> dict:
+    """Energy (meV/atom) and force (eV/Å) RMSE on the held-out set, with parity data."""
+    pred = evaluate(potential, test)
+    e_ref = np.array([f.get_potential_energy() / len(f) for f in test])
+    e_fit = np.array([p.get_potential_energy() / len(p) for p in pred])
+    f_ref = np.concatenate([f.get_forces().ravel() for f in test])
+    f_fit = np.concatenate([p.get_forces().ravel() for p in pred])
+    return {
+        "n_test": len(test),
+        "energy_rmse_meV_atom": float(1000 * np.sqrt(np.mean((e_fit - e_ref) ** 2))),
+        "force_rmse_eV_A": float(np.sqrt(np.mean((f_fit - f_ref) ** 2))),
+        "parity": {
+            "energy_ref": e_ref.tolist(),
+            "energy_fit": e_fit.tolist(),
+            "force_ref": f_ref.tolist(),
+            "force_fit": f_fit.tolist(),
+        },
+    }
+
+
+def _lengths(structure: Structure, multiple: Sequence[int] = (1, 1, 1)) -> dict:
+    lat = structure.lattice
+    a, b, c = (x / m for x, m in zip(lat.abc, multiple, strict=True))
+    return {"a": a, "b": b, "c": c, "volume": lat.volume / len(structure)}
+
+
+def relax_with_labeller(structure: Structure, labeller: Labeller, fmax: float = 0.01) -> Structure:
+    """Relax positions and cell with the labeller (ASE FrechetCellFilter + BFGS)."""
+    if isinstance(labeller, LammpsLabeller):
+        from atomflow.md.minimize import relax
+
+        return relax(structure, get_potential(labeller.potential), cell="aniso").structure
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS
+
+    assert isinstance(labeller, CalculatorLabeller)
+    labeller.label([])  # build the calculator once
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = labeller._calc
+    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=fmax, steps=400)
+    return AseAtomsAdaptor.get_structure(atoms)
+
+
+def lattice_vs_labeller(
+    structure: Structure,
+    potential: Potential,
+    labeller: Labeller,
+    multiple: Sequence[int] = (1, 1, 1),
+) -> dict:
+    """Relaxed cell lengths (per ``multiple`` of the cell) and volume per atom, fit and labeller."""
+    from atomflow.md.minimize import relax
+
+    ours = _lengths(relax(structure, potential, cell="aniso").structure, multiple)
+    ref = _lengths(relax_with_labeller(structure, labeller), multiple)
+    dev = {k: 100 * (ours[k] / ref[k] - 1) for k in ours}
+    return {"ours": ours, "labeller": ref, "deviation_pct": dev}
+
+
+def atom_step_cost(potential: Potential, structure: Structure, steps: int = 200) -> float:
+    """Wall seconds per atom-step of NVE MD with ``potential`` on ``structure`` (one rank)."""
+    from atomflow.md.box import load_structure
+    from atomflow.md.session import open_lammps
+
+    lmp = open_lammps()
+    try:
+        load_structure(lmp, structure, potential)
+        lmp.commands_list(
+            ["velocity all create 300 7 mom yes rot yes", "fix nve all nve", "timestep 0.001"]
+        )
+        lmp.command("run 10")
+        t0 = time.perf_counter()
+        lmp.command(f"run {steps}")
+        return (time.perf_counter() - t0) / (steps * len(structure))
+    finally:
+        lmp.close()
+
+
+def labeller_cost(labeller: Labeller, structure: Structure, calls: int = 3) -> float:
+    """Wall seconds per atom per force call of the labeller (an MD step costs one call)."""
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    labeller.label([atoms])  # warm-up: model load, graph compile
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        labeller.label([atoms])
+    return (time.perf_counter() - t0) / (calls * len(atoms))

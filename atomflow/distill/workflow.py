@@ -1,0 +1,527 @@
+"""The distillation recipe (TOML, quick and full presets) and its workflow graph.
+
+Graph: parents → seeds → label → split → fit₀ → [probe MD → label → split → fitₖ] × rounds
+→ validate (held-out errors, lattice and phonons against the labeller, stability gate,
+speed) → package (a registry folder with its report). Every node is cached in the store, so
+an interrupted fit resumes, and a cluster runs it like any other workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pymatgen.core import Structure
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from atomflow.distill import dataset, explore, validate
+from atomflow.distill.labellers import get_labeller
+from atomflow.distill.pod import PODSettings, fit_pod
+from atomflow.distill.seeds import SeedPlan, make_seeds
+from atomflow.errors import InputError
+from atomflow.graph import Workflow, task
+from atomflow.structures import build_system
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Parent(_Strict):
+    """A structure builder call (``atomflow build`` names) and its mobile species."""
+
+    system: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    mobile: str | None = None
+    label: str = ""
+    cell_multiple: list[int] = Field(
+        default=[1, 1, 1], description="supercell of the reported cell: lattice is divided by it"
+    )
+
+
+class SeedSettings(_Strict):
+    strained: int = 8
+    strain_max: float = Field(0.05, gt=0, lt=0.3)
+    rattled: int = 6
+    rattle_max_A: float = Field(0.15, gt=0, lt=0.6)
+    compressed: int = 3
+    compression_max: float = Field(0.08, gt=0, lt=0.3)
+    vacancies: int = 2
+    interstitials: int = 2
+    substitutions: dict[str, str] = Field(default_factory=dict)
+    min_distance_ratio: float = Field(0.75, gt=0, le=1)
+
+
+class PODModel(_Strict):
+    rcut: float = 5.5
+    rin: float = 0.5
+    bessel_degree: int = 4
+    inverse_degree: int = 8
+    twobody_radial: int = 6
+    threebody_radial: int = 5
+    threebody_angular: int = 4
+    regularization: float = 1e-6
+    weight_energy: float = 100.0
+    weight_force: float = 1.0
+    zbl_inner: float = 1.0
+    zbl_outer: float = 1.6
+
+
+class ActiveSettings(_Strict):
+    rounds: int = Field(2, ge=0)
+    temperatures_K: list[PositiveFloat] = Field(min_length=1)
+    steps: int = Field(2000, gt=0)
+    min_atoms: int = Field(100, gt=0)
+    snapshots: int = Field(12, gt=0, description="labelled frames per probe, at most")
+    timestep_fs: PositiveFloat = 1.0
+    floor_A: float | None = Field(
+        None, description="skip frames with a closer pair (default: the ZBL outer cutoff)"
+    )
+
+
+class GateSettings(_Strict):
+    temperature_K: PositiveFloat
+    ps: PositiveFloat = 20.0
+    min_atoms: int = Field(400, gt=0)
+    timestep_fs: PositiveFloat = 1.0
+    parents: list[int] | None = Field(None, description="indices into parents; None = all")
+
+
+class DistillPreset(_Strict):
+    """Settings of one preset of a distillation recipe."""
+
+    description: str = ""
+    expected_minutes: float = Field(10, gt=0)
+    seed: int = Field(7, gt=0)
+    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+    parents: list[Parent] = Field(min_length=1)
+    seeds: SeedSettings = SeedSettings()
+    pod: PODModel = PODModel()
+    active: ActiveSettings
+    gate: GateSettings
+    phonons: bool = True
+    speed_atoms: int = Field(1000, gt=0)
+
+
+class PotentialHeader(_Strict):
+    """The ``[potential]`` table of a recipe."""
+
+    name: str
+    elements: list[str] = Field(min_length=1)
+    labeller: str
+    labeller_reason: str = ""
+    description: str = ""
+    experiment: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="parent label -> {a, c, ...} experimental values, Å"
+    )
+
+
+def load_recipe(path: str | Path, preset: str) -> tuple[PotentialHeader, DistillPreset]:
+    """Read and validate a recipe; errors name the file and the key."""
+    from pydantic import ValidationError
+
+    from atomflow.studies.spec import _format_errors, read_toml
+
+    path = Path(path)
+    raw = read_toml(path)
+    unknown = sorted(set(raw) - {"potential", "presets"})
+    if unknown or "potential" not in raw:
+        raise InputError(f"{path}: needs [potential] and [presets.NAME] tables only")
+    try:
+        header = PotentialHeader.model_validate(raw["potential"])
+    except ValidationError as exc:
+        raise InputError(_format_errors(path, "potential", exc)) from None
+    presets = raw.get("presets", {})
+    if preset not in presets:
+        raise InputError(f"{path}: no preset {preset!r}; it has {', '.join(sorted(presets))}")
+    try:
+        settings = DistillPreset.model_validate(presets[preset])
+    except ValidationError as exc:
+        raise InputError(_format_errors(path, f"presets.{preset}", exc)) from None
+    return header, settings
+
+
+def replicate_to(structure: Structure, min_atoms: int) -> Structure:
+    """The smallest near-cubic repeat of ``structure`` with at least ``min_atoms`` atoms."""
+    reps = [1, 1, 1]
+    lengths = np.array(structure.lattice.abc, dtype=float)
+    while len(structure) * int(np.prod(reps)) < min_atoms:
+        k = int(np.argmin(lengths * reps))
+        reps[k] += 1
+    return structure * reps
+
+
+def _read_structures(paths: list[str]) -> list[Structure]:
+    return [Structure.from_file(p) for p in paths]
+
+
+@task(version="2")
+def distill_parents(parents: list[dict], workdir: Path | None = None) -> list[str]:
+    """Build each parent structure once; later tasks read the files."""
+    out = []
+    for k, p in enumerate(parents):
+        made = build_system(p["system"], **p.get("params", {}))[0].structure
+        # bare species and positions: site labels and oxidation states are not labels
+        built = Structure(made.lattice, [site.specie.symbol for site in made], made.frac_coords)
+        path = Path(workdir) / f"parent_{k}.json"
+        path.write_text(json.dumps(built.as_dict()))
+        out.append(str(path))
+    return out
+
+
+@task(version="2")
+def distill_seeds(
+    parent_paths: list[str],
+    parents: list[dict],
+    seeds: dict,
+    seed: int,
+    workdir: Path | None = None,
+) -> dict:
+    """Seed configurations (strained, rattled, compressed, defects) of every parent."""
+    frames = []
+    for k, (path, p) in enumerate(zip(parent_paths, parents, strict=True)):
+        plan = SeedPlan(**seeds, mobile=p.get("mobile"))
+        atoms = AseAtomsAdaptor.get_atoms(Structure.from_file(path))
+        for f in make_seeds(atoms, plan, seed + 1000 * k):
+            f.info["parent"] = p.get("label") or p["system"]
+            frames.append(f)
+    out = dataset.write_frames(frames, Path(workdir) / "seeds.xyz")
+    return {"frames": str(out), "n": len(frames)}
+
+
+@task(version="1")
+def distill_label(frames: dict, labeller: str, workdir: Path | None = None) -> dict:
+    """Energies, forces and stresses from the labeller (extxyz, reusable by other codes)."""
+    import time
+
+    lab = get_labeller(labeller)
+    todo = dataset.read_frames(Path(frames["frames"])) if frames["n"] else []
+    t0 = time.perf_counter()
+    done = lab.label(todo)
+    seconds = time.perf_counter() - t0
+    out = Path(workdir) / "labelled.xyz"
+    if done:
+        dataset.write_frames(done, out)
+    return {
+        "frames": str(out) if done else "",
+        "n": len(done),
+        "labeller": lab.name,
+        "version": lab.version,
+        "seconds": seconds,
+        "atoms": int(sum(len(f) for f in done)),
+    }
+
+
+@task(version="1")
+def distill_split(
+    labelled: dict, test_fraction: float, seed: int, workdir: Path | None = None
+) -> dict:
+    """Hold out a test set (never trained on) from a batch of labelled frames."""
+    if not labelled["n"]:
+        return {"train": "", "test": "", "n_train": 0, "n_test": 0}
+    frames = dataset.read_frames(Path(labelled["frames"]))
+    train, test = dataset.split(frames, test_fraction, seed)
+    d = Path(workdir)
+    dataset.write_frames(train, d / "train.xyz")
+    dataset.write_frames(test, d / "test.xyz")
+    return {
+        "train": str(d / "train.xyz"),
+        "test": str(d / "test.xyz"),
+        "n_train": len(train),
+        "n_test": len(test),
+    }
+
+
+def _frames_of(splits: list[dict], key: str) -> list:
+    out = []
+    for s in splits:
+        if s[key]:
+            out += dataset.read_frames(Path(s[key]))
+    return out
+
+
+@task(version="1")
+def distill_fit(
+    splits: list[dict], elements: list[str], pod: dict, name: str, workdir: Path | None = None
+) -> dict:
+    """POD on every training batch so far, on top of the ZBL baseline."""
+    train = _frames_of(splits, "train")
+    fit = fit_pod(train, elements, PODSettings(**pod), Path(workdir) / "potential", name=name)
+    return {
+        "folder": str(fit.folder),
+        "n_train": fit.n_train,
+        "pair_min_A": dataset.pair_min_distances(train),
+        "data_hash": dataset.frames_hash([Path(s["train"]) for s in splits if s["train"]]),
+    }
+
+
+@task(version="2")
+def distill_probe(
+    fit: dict,
+    parent_paths: list[str],
+    active: dict,
+    round_index: int,
+    seed: int,
+    workdir: Path | None = None,
+) -> dict:
+    """MD with the current fit at the probe temperatures; keep what it extrapolated into."""
+    from atomflow.potentials import get_potential
+
+    a = ActiveSettings(**active)
+    pot = get_potential(fit["folder"])
+    rng = np.random.default_rng(seed + round_index)
+    picked, probes = [], []
+    for k, s in enumerate(_read_structures(parent_paths)):
+        cell = replicate_to(s, a.min_atoms)
+        for T in a.temperatures_K:
+            summary, frames, flags = explore.probe(
+                cell,
+                pot,
+                T,
+                a.steps,
+                Path(workdir) / f"p{k}_{T:g}K",
+                fit["pair_min_A"],
+                timestep_fs=a.timestep_fs,
+                sample_every=max(10, a.steps // 100),
+                seed=seed + round_index * 100 + k,
+            )
+            probes.append({"parent": k, **summary.__dict__, "temperatures": []})
+            picked += explore.select_frames(
+                frames, flags, summary.crashed, a.snapshots, rng, a.floor_A or 0.0
+            )
+    out = Path(workdir) / "selected.xyz"
+    if picked:
+        dataset.write_frames(picked, out)
+    return {"frames": str(out) if picked else "", "n": len(picked), "probes": probes}
+
+
+@task(version="5")
+def distill_validate(
+    fit: dict,
+    splits: list[dict],
+    parent_paths: list[str],
+    parents: list[dict],
+    labeller: str,
+    gate: dict,
+    phonons: bool,
+    speed_atoms: int,
+    seed: int,
+    workdir: Path | None = None,
+) -> dict:
+    """Held-out errors, lattice and phonons against the labeller, stability gate, speed."""
+    from atomflow.potentials import get_potential
+
+    pot = get_potential(fit["folder"])
+    lab = get_labeller(labeller)
+    work = Path(workdir)
+    errors = validate.heldout_errors(pot, _frames_of(splits, "test"))
+    (work / "parity.json").write_text(json.dumps(errors.pop("parity")))
+    structures = _read_structures(parent_paths)
+    names = [p.get("label") or p["system"] for p in parents]
+    lattice = {
+        n: validate.lattice_vs_labeller(s, pot, lab, p.get("cell_multiple", [1, 1, 1]))
+        for n, s, p in zip(names, structures, parents, strict=True)
+    }
+    g = GateSettings(**gate)
+    steps = round(g.ps * 1000 / g.timestep_fs)
+    stable = []
+    for k in g.parents if g.parents is not None else range(len(structures)):
+        cell = replicate_to(structures[k], g.min_atoms)
+        summary, _, _ = explore.probe(
+            cell,
+            pot,
+            g.temperature_K,
+            steps,
+            work / f"gate_{k}",
+            fit["pair_min_A"],
+            timestep_fs=g.timestep_fs,
+            sample_every=max(10, steps // 200),
+            seed=seed + k,
+        )
+        verdict = explore.stability_verdict(summary, steps)
+        verdict.update(parent=names[k], ps=g.ps, flagged_pairs=summary.flagged_pairs)
+        (work / f"gate_{k}_temperature.json").write_text(json.dumps(summary.temperatures))
+        stable.append(verdict)
+    phonon = None
+    if phonons:
+        phonon = _phonons(structures[0], pot, lab, work)
+    big = replicate_to(structures[0], speed_atoms)
+    ours = validate.atom_step_cost(pot, big)
+    theirs = validate.labeller_cost(lab, replicate_to(structures[0], min(speed_atoms, 200)))
+    return {
+        **errors,
+        "workdir": str(work),
+        "lattice": lattice,
+        "stable_nvt": stable,
+        "phonons": phonon,
+        "speed": {
+            "fit_s_per_atom_step": ours,
+            "labeller_s_per_atom_call": theirs,
+            "atoms": len(big),
+            "speedup_vs_labeller": theirs / ours,
+        },
+    }
+
+
+def _phonons(structure: Structure, pot, lab, work: Path) -> dict:
+    """Phonon DOS and the lowest frequency with the fit and with the labeller."""
+    from atomflow.distill.labellers import LammpsLabeller
+    from atomflow.phonons.backend import AseBackend
+    from atomflow.phonons.harmonic import harmonic_phonons
+
+    ours = harmonic_phonons(structure, pot, relax=True, min_length=8.0)
+    if isinstance(lab, LammpsLabeller):
+        ref = harmonic_phonons(structure, lab.potential, relax=True, min_length=8.0)
+    else:
+        relaxed = validate.relax_with_labeller(structure, lab, fmax=0.002)
+        lab.label([])
+        ref = harmonic_phonons(relaxed, AseBackend(lab._calc, name=lab.name), min_length=8.0)
+    data = {
+        "ours": [ours.dos_frequencies_THz.tolist(), ours.dos_states_per_THz.tolist()],
+        "labeller": [ref.dos_frequencies_THz.tolist(), ref.dos_states_per_THz.tolist()],
+    }
+    (work / "phonon_dos.json").write_text(json.dumps(data))
+
+    def moments(result) -> tuple[float, float]:
+        f, g = result.dos_frequencies_THz, result.dos_states_per_THz
+        return float(np.trapezoid(g * f, f) / np.trapezoid(g, f)), float(f[g > 1e-3].max())
+
+    (mean, top), (ref_mean, ref_top) = moments(ours), moments(ref)
+    return {
+        "min_phonon_THz": float(ours.min_frequency_THz),
+        "labeller_min_phonon_THz": float(ref.min_frequency_THz),
+        "imaginary_modes": bool(ours.imaginary_modes),
+        "mean_phonon_THz": mean,
+        "labeller_mean_phonon_THz": ref_mean,
+        "max_phonon_THz": top,
+        "labeller_max_phonon_THz": ref_top,
+    }
+
+
+@task(version="1")
+def distill_package(
+    fit: dict,
+    validation: dict,
+    labels: list[dict],
+    splits: list[dict],
+    probes: list[dict],
+    header: dict,
+    preset: dict,
+    workdir: Path | None = None,
+) -> dict:
+    """The shippable folder: potential.toml (provenance, validity), files, data, report."""
+    from atomflow.distill.report import write_report
+
+    out = Path(workdir) / header["name"]
+    if out.exists():
+        shutil.rmtree(out)
+    src = Path(fit["folder"])
+    out.mkdir(parents=True)
+    for f in ("param.pod", "coefficients.pod"):
+        shutil.copy2(src / f, out / f)
+    data = out / "data"
+    data.mkdir()
+    for kind in ("train", "test"):
+        frames = _frames_of(splits, kind)
+        dataset.write_frames(frames, data / f"{kind}.xyz")
+    temps = [preset["gate"]["temperature_K"], *preset["active"]["temperatures_K"]]
+    report = write_report(
+        out, Path(validation["workdir"]), fit, validation, labels, probes, header, preset
+    )
+    toml = (src / "potential.toml").read_text().splitlines()
+    toml = [line for line in toml if not line.startswith(("name =", "citation ="))]
+    lab = labels[0]
+    toml = [
+        f'name = "{header["name"]}"',
+        f"description = {json.dumps(header.get('description', ''))}",
+        *toml,
+        'citation = "atomflow distill: POD (Nguyen & Rohskopf, J. Comput. Phys. 480, 112030, '
+        "2023) on a ZBL baseline, fitted to " + lab["labeller"] + ' labels"',
+        'report = "report.md"',
+        "",
+        "[provenance]",
+        'workflow = "atomflow potentials fit"',
+        f"labeller = {json.dumps(lab['labeller'])}",
+        f"labeller_version = {json.dumps(lab['version'])}",
+        f"labeller_reason = {json.dumps(header.get('labeller_reason', ''))}",
+        f"data_sha256 = {json.dumps(fit['data_hash'])}",
+        f"n_train = {fit['n_train']}",
+        "",
+        "[validity]",
+        f"temperatures_K = [0, {max(temps):g}]",
+        "structures = " + json.dumps([p.get("label") or p["system"] for p in preset["parents"]]),
+        "notes = "
+        + json.dumps(
+            "closest pairs seen in training (Å): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(fit["pair_min_A"].items()))
+        ),
+    ]
+    (out / "potential.toml").write_text("\n".join(toml) + "\n")
+    from atomflow.potentials import get_potential
+
+    get_potential(str(out))  # the package must load
+    return {"folder": str(out), "report": str(report)}
+
+
+def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "") -> Workflow:
+    """The distillation of one potential as a workflow graph."""
+    wf = Workflow(name=name or f"fit-{header.name}")
+    parents = [p.model_dump(mode="json") for p in preset.parents]
+    pods = preset.pod.model_dump()
+    parent_paths = wf.add(distill_parents(parents), "parents").output
+    seeds = wf.add(
+        distill_seeds(parent_paths, parents, preset.seeds.model_dump(), preset.seed), "seeds"
+    )
+    labels = [wf.add(distill_label(seeds.output, header.labeller), "label-0").output]
+    splits = [wf.add(distill_split(labels[0], preset.test_fraction, preset.seed), "split-0").output]
+    fit = wf.add(distill_fit(list(splits), header.elements, pods, header.name), "fit-0").output
+    probes = []
+    active = preset.active.model_dump()
+    if active["floor_A"] is None:
+        active["floor_A"] = preset.pod.zbl_outer
+    for r in range(1, preset.active.rounds + 1):
+        probe = wf.add(
+            distill_probe(fit, parent_paths, active, r, preset.seed),
+            f"probe-{r}",
+        ).output
+        probes.append(probe)
+        labels.append(wf.add(distill_label(probe, header.labeller), f"label-{r}").output)
+        splits.append(
+            wf.add(
+                distill_split(labels[-1], preset.test_fraction, preset.seed + r), f"split-{r}"
+            ).output
+        )
+        fit = wf.add(
+            distill_fit(list(splits), header.elements, pods, header.name), f"fit-{r}"
+        ).output
+    val = wf.add(
+        distill_validate(
+            fit,
+            list(splits),
+            parent_paths,
+            parents,
+            header.labeller,
+            preset.gate.model_dump(),
+            preset.phonons,
+            preset.speed_atoms,
+            preset.seed,
+        ),
+        "validate",
+    ).output
+    wf.add(
+        distill_package(
+            fit,
+            val,
+            labels,
+            list(splits),
+            probes,
+            header.model_dump(mode="json"),
+            preset.model_dump(mode="json"),
+        ),
+        "package",
+    )
+    return wf

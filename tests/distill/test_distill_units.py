@@ -1,0 +1,137 @@
+"""Pieces of the distillation workflow that need no fit: seeds, data files, extrapolation."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+
+from atomflow.distill import dataset, explore
+from atomflow.distill.labellers import get_labeller
+from atomflow.distill.seeds import SeedPlan, make_seeds
+from atomflow.distill.workflow import load_recipe, replicate_to
+from atomflow.errors import InputError
+from atomflow.resources import data_dir
+
+
+def test_seeds_cover_strain_defects_and_never_collapse_pairs():
+    parent = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat((2, 2, 2))
+    plan = SeedPlan(
+        strained=6,
+        rattled=6,
+        compressed=3,
+        vacancies=2,
+        interstitials=2,
+        substitutions={"Cl": "Br"},
+        mobile="Na",
+        strain_max=0.08,
+    )
+    frames = make_seeds(parent, plan, seed=3)
+    kinds = {f.info["config_type"] for f in frames}
+    assert {"strained", "rattled", "compressed", "vacancy", "interstitial"} <= kinds
+    assert any(k.startswith("substitution") for k in kinds)
+    assert {len(f) for f in frames} == {63, 64, 65}
+    ref = dataset.pair_min_distances([parent])
+    for f in frames:
+        for pair, d in dataset.pair_min_distances([f]).items():
+            assert d >= 0.75 * ref.get(pair, d) - 1e-9
+    # volumes: compressed cells are smaller, strains reach several per cent
+    vol = parent.get_volume()
+    assert min(f.get_volume() for f in frames if f.info["config_type"] == "compressed") < 0.95 * vol
+
+
+def test_labelled_frames_round_trip_through_extxyz(tmp_path):
+    parent = bulk("Li", "bcc", a=3.44, cubic=True).repeat((2, 2, 2))
+    frames = make_seeds(parent, SeedPlan(strained=2, rattled=2, compressed=0), seed=1)
+    atoms = [Atoms("LiN", positions=[[0, 0, 0], [2.0, 0, 0]], cell=[6, 6, 6], pbc=True)]
+    assert dataset.pair_min_distances(atoms) == pytest.approx({"Li-N": 2.0})
+    path = dataset.write_frames(frames, tmp_path / "x.xyz")
+    back = dataset.read_frames(path)
+    assert len(back) == len(frames)
+    assert np.allclose(back[0].positions, frames[0].positions)
+    assert dataset.frames_hash([path]) == dataset.frames_hash([path])
+
+
+def test_lammps_labeller_gives_energy_forces_and_stress(tmp_path):
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from atomflow.structures.li3n import build_li3n
+
+    atoms = AseAtomsAdaptor.get_atoms(build_li3n((2, 2, 2)))
+    atoms.rattle(0.05, seed=2)
+    (lab,) = get_labeller("lammps:li3n-esnap").label([atoms])
+    f = lab.get_forces()
+    assert f.shape == (len(atoms), 3)
+    assert abs(f.sum(axis=0)).max() < 1e-6  # Newton's third law
+    assert lab.get_stress().shape == (6,)
+    # finite difference of the energy along one atom's x agrees with its force
+    moved = atoms.copy()
+    moved.positions[0, 0] += 1e-3
+    (lab2,) = get_labeller("lammps:li3n-esnap").label([moved])
+    fd = -(lab2.get_potential_energy() - lab.get_potential_energy()) / 1e-3
+    assert fd == pytest.approx(f[0, 0], abs=5e-3)
+
+
+def test_unknown_labeller_and_missing_package_are_explained():
+    with pytest.raises(InputError, match="unknown labeller"):
+        get_labeller("vasp-please")
+
+
+def test_extrapolation_flags_pairs_closer_than_training():
+    train_min = {"Li-N": 1.8, "Li-Li": 2.2}
+    flagged = explore.below_training({"Li-N": 1.6, "Li-Li": 2.3}, train_min)
+    assert set(flagged) == {"Li-N"} and flagged["Li-N"] == (1.6, 1.8)
+    assert explore.below_training({"N-N": 2.5}, train_min)  # never seen: extrapolation too
+
+
+def test_selection_takes_flagged_and_pre_crash_frames_above_the_floor():
+    rng = np.random.default_rng(0)
+    frames = [
+        Atoms("Li2", positions=[[0, 0, 0], [d, 0, 0]], cell=[8, 8, 8], pbc=True)
+        for d in (2.5, 2.4, 2.3, 1.7, 0.6)
+    ]
+    flags = [False, False, False, True, True]
+    picked = explore.select_frames(frames, flags, crashed=True, n=10, rng=rng, floor_A=1.0)
+    assert [round(f.positions[1, 0], 1) for f in picked] == [2.5, 2.4, 2.3, 1.7]
+    assert explore.select_frames(frames, [False] * 5, crashed=False, n=10, rng=rng) == []
+
+
+def test_stability_verdict_needs_full_length_steady_temperature_and_no_close_pairs():
+    good = explore.MDProbe(
+        900,
+        432,
+        2000,
+        False,
+        "ok",
+        1.7,
+        0,
+        temperatures=[450] * 5 + [900 + (-1) ** k * 20 for k in range(40)],
+    )
+    assert explore.stability_verdict(good, 2000)["ok"]
+    short = explore.MDProbe(900, 432, 900, True, "lost atoms", 0.9, 3, temperatures=[900] * 40)
+    v = explore.stability_verdict(short, 2000)
+    assert not v["ok"] and v["lost_atoms_or_crash"]
+    hot = explore.MDProbe(
+        900, 432, 2000, False, "ok", 1.7, 0, temperatures=[900] * 20 + [1200] * 20
+    )
+    assert not explore.stability_verdict(hot, 2000)["temperature_steady"]
+
+
+def test_replicate_reaches_the_atom_count_near_cubically():
+    from pymatgen.core import Lattice, Structure
+
+    s = Structure(Lattice.hexagonal(11.0, 6.0), ["Zr"], [[0, 0, 0]])
+    big = replicate_to(s, 12)
+    assert len(big) >= 12 and big.lattice.c > 11.0
+
+
+def test_recipes_validate_and_errors_name_the_key(tmp_path):
+    folder = data_dir("workflows") / "potentials"
+    for recipe in folder.glob("*.toml"):
+        for preset in ("quick", "full"):
+            header, settings = load_recipe(recipe, preset)
+            assert set(header.elements) and settings.gate.min_atoms >= 400
+    bad = tmp_path / "bad.toml"
+    text = (folder / "li3n-pod.toml").read_text().replace("rounds = 3", "roundz = 3", 1)
+    bad.write_text(text)
+    with pytest.raises(InputError, match=r"presets\.quick\.active\.roundz"):
+        load_recipe(bad, "quick")
