@@ -299,7 +299,7 @@ def distill_probe(
     return {"frames": str(out) if picked else "", "n": len(picked), "probes": probes}
 
 
-@task(version="5")
+@task(version="6")
 def distill_validate(
     fit: dict,
     splits: list[dict],
