@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
+from pydantic import BaseModel, ConfigDict, model_validator
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from atomflow.distill.dataset import write_frames
@@ -30,9 +31,10 @@ from atomflow.potentials.registry import load_potential_file
 _GPA_TO_EV_A3 = 1 / 160.21766208
 
 
-@dataclass(frozen=True)
-class PODSettings:
+class PODSettings(BaseModel):
     """POD descriptors and least-squares settings (see the LAMMPS ``fitpod`` manual)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rcut: float = 5.5
     rin: float = 0.5
@@ -47,12 +49,14 @@ class PODSettings:
     zbl_inner: float = 1.0
     zbl_outer: float = 1.6
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _ordered(self) -> PODSettings:
         if not 0 < self.zbl_inner < self.zbl_outer < self.rcut:
-            raise InputError(
-                f"POD settings: need 0 < zbl_inner ({self.zbl_inner}) < zbl_outer "
-                f"({self.zbl_outer}) < rcut ({self.rcut})"
+            raise ValueError(
+                f"need 0 < zbl_inner ({self.zbl_inner}) < zbl_outer ({self.zbl_outer}) "
+                f"< rcut ({self.rcut})"
             )
+        return self
 
 
 def _param_text(elements: Sequence[str], s: PODSettings) -> str:

@@ -7,16 +7,16 @@ in hot MD. Defects (vacancy, interstitial, substitution) are made on the mobile 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
+from pydantic import BaseModel, ConfigDict, Field
 
 
-@dataclass(frozen=True)
-class SeedPlan:
+class SeedPlan(BaseModel):
     """How many of each kind of configuration to make per parent cell."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     strained: int = 8
     strain_max: float = 0.05
@@ -26,11 +26,11 @@ class SeedPlan:
     compression_max: float = 0.08
     vacancies: int = 2
     interstitials: int = 2
-    substitutions: dict[str, str] = field(default_factory=dict)  # {"Cl": "N"}
+    substitutions: dict[str, str] = Field(default_factory=dict)  # {"Cl": "N"}
     mobile: str | None = None  # species for vacancies and interstitials
     #: drop a configuration with a pair closer than this fraction of the parent's closest
     #: approach for that pair: such labels (huge forces) only spoil the least squares
-    min_distance_ratio: float = 0.75
+    min_distance_ratio: float = Field(0.75, gt=0, le=1)
 
 
 def _rattle(atoms: Atoms, std: float, rng: np.random.Generator) -> Atoms:

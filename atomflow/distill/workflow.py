@@ -43,34 +43,6 @@ class Parent(_Strict):
     )
 
 
-class SeedSettings(_Strict):
-    strained: int = 8
-    strain_max: float = Field(0.05, gt=0, lt=0.3)
-    rattled: int = 6
-    rattle_max_A: float = Field(0.15, gt=0, lt=0.6)
-    compressed: int = 3
-    compression_max: float = Field(0.08, gt=0, lt=0.3)
-    vacancies: int = 2
-    interstitials: int = 2
-    substitutions: dict[str, str] = Field(default_factory=dict)
-    min_distance_ratio: float = Field(0.75, gt=0, le=1)
-
-
-class PODModel(_Strict):
-    rcut: float = 5.5
-    rin: float = 0.5
-    bessel_degree: int = 4
-    inverse_degree: int = 8
-    twobody_radial: int = 6
-    threebody_radial: int = 5
-    threebody_angular: int = 4
-    regularization: float = 1e-6
-    weight_energy: float = 100.0
-    weight_force: float = 1.0
-    zbl_inner: float = 1.0
-    zbl_outer: float = 1.6
-
-
 class ActiveSettings(_Strict):
     rounds: int = Field(2, ge=0)
     temperatures_K: list[PositiveFloat] = Field(min_length=1)
@@ -99,8 +71,8 @@ class DistillPreset(_Strict):
     seed: int = Field(7, gt=0)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
     parents: list[Parent] = Field(min_length=1)
-    seeds: SeedSettings = SeedSettings()
-    pod: PODModel = PODModel()
+    seeds: SeedPlan = SeedPlan()
+    pod: PODSettings = PODSettings()
     active: ActiveSettings
     gate: GateSettings
     phonons: bool = True
@@ -184,7 +156,7 @@ def distill_seeds(
     """Seed configurations (strained, rattled, compressed, defects) of every parent."""
     frames = []
     for k, (path, p) in enumerate(zip(parent_paths, parents, strict=True)):
-        plan = SeedPlan(**seeds, mobile=p.get("mobile"))
+        plan = SeedPlan(**{**seeds, "mobile": p.get("mobile")})
         atoms = AseAtomsAdaptor.get_atoms(Structure.from_file(path))
         for f in make_seeds(atoms, plan, seed + 1000 * k):
             f.info["parent"] = p.get("label") or p["system"]
