@@ -27,6 +27,9 @@ class SeedPlan(BaseModel):
     vacancies: int = 2
     interstitials: int = 2
     substitutions: dict[str, str] = Field(default_factory=dict)  # {"Cl": "N"}
+    #: per element pair, frames with one pair pushed closer (to 0.8-0.95 of its distance):
+    #: the labeller's repulsive wall, where an untaught linear fit has an energy hole
+    close_contacts: int = 0
     mobile: str | None = None  # species for vacancies and interstitials
     #: drop a configuration with a pair closer than this fraction of the parent's closest
     #: approach for that pair: such labels (huge forces) only spoil the least squares
@@ -61,6 +64,29 @@ def _void_point(atoms: Atoms, rng: np.random.Generator, trials: int = 400) -> np
     return best
 
 
+def _close_contacts(parent: Atoms, plan: SeedPlan, rng: np.random.Generator) -> list[Atoms]:
+    """Push one atom towards a neighbour of each element pair, to 80-95 % of the distance."""
+    if not plan.close_contacts:
+        return []
+    i, j, d, v = neighbor_list("ijdD", parent, 4.0)
+    sym = np.array(parent.get_chemical_symbols())
+    lo = max(0.8, plan.min_distance_ratio + 0.03)
+    out = []
+    pairs = sorted({tuple(sorted((sym[a], sym[b]))) for a, b in zip(i, j, strict=True)})
+    for pa, pb in pairs:
+        idx = np.flatnonzero((sym[i] == pa) & (sym[j] == pb))
+        if not len(idx):
+            continue
+        # the shortest bonds of this pair: the contacts that matter
+        nearest = idx[np.argsort(d[idx])[: max(4, len(idx) // 10)]]
+        for f in np.linspace(lo, 0.95, plan.close_contacts):
+            k = int(rng.choice(nearest))
+            atoms = _rattle(parent, 0.03, rng)
+            atoms.positions[i[k]] += (1.0 - f) * v[k]  # i moves towards j's image
+            out.append(atoms)
+    return out
+
+
 def make_seeds(parent: Atoms, plan: SeedPlan, seed: int) -> list[Atoms]:
     """All seed configurations for one parent cell, tagged in ``info['config_type']``."""
     rng = np.random.default_rng(seed)
@@ -89,6 +115,7 @@ def make_seeds(parent: Atoms, plan: SeedPlan, seed: int) -> list[Atoms]:
             cell.append(plan.mobile)
             cell.positions[-1] = _void_point(parent, rng)
             out.append(("interstitial", _rattle(cell, 0.05, rng)))
+    out += [("close contact", a) for a in _close_contacts(parent, plan, rng)]
     for old, new in plan.substitutions.items():
         sites = np.flatnonzero(symbols == old)
         if len(sites):
