@@ -86,6 +86,7 @@ def write_report(
     probes: list[dict],
     header: dict,
     preset: dict,
+    splits: list[dict] = (),
 ) -> Path:
     """Write report.json and report.md (with plots) into ``out``; return report.md."""
     experiment = header.get("experiment", {})
@@ -110,6 +111,7 @@ def write_report(
         "energy_rmse_meV_atom": validation["energy_rmse_meV_atom"],
         "n_test": validation["n_test"],
         "n_train": fit["n_train"],
+        "n_dropped_blowup_frames": sum(s.get("n_dropped", 0) for s in splits),
         "lattice": lattice,
         "min_phonon_THz": (validation["phonons"] or {}).get("min_phonon_THz"),
         "phonons": validation["phonons"],
@@ -151,7 +153,9 @@ def write_report(
         "",
         f"Labeller: **{lab0['labeller']}** ({lab0['version']}). "
         + header.get("labeller_reason", ""),
-        f"Training configurations: {fit['n_train']}; held-out test: {validation['n_test']}.",
+        f"Training configurations: {fit['n_train']}; held-out test: {validation['n_test']}; "
+        f"dropped as blow-ups (a labelled force over {preset.get('max_force_eV_A', 20):g} "
+        f"eV/Å): {summary['n_dropped_blowup_frames']}.",
         "",
         "## Accuracy on held-out data",
         "",

@@ -70,6 +70,9 @@ class DistillPreset(_Strict):
     expected_minutes: float = Field(10, gt=0)
     seed: int = Field(7, gt=0)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
+    max_force_eV_A: float = Field(
+        20.0, gt=0, description="labelled frames with a larger force are dropped (blow-ups)"
+    )
     parents: list[Parent] = Field(min_length=1)
     seeds: SeedPlan = SeedPlan()
     pod: PODSettings = PODSettings()
@@ -188,15 +191,27 @@ def distill_label(frames: dict, labeller: str, workdir: Path | None = None) -> d
     }
 
 
-@task(version="1")
+@task(version="2")
 def distill_split(
-    labelled: dict, test_fraction: float, seed: int, workdir: Path | None = None
+    labelled: dict,
+    test_fraction: float,
+    seed: int,
+    max_force_eV_A: float = 20.0,
+    workdir: Path | None = None,
 ) -> dict:
-    """Hold out a test set (never trained on) from a batch of labelled frames."""
+    """Hold out a test set (never trained on) from a batch of labelled frames.
+
+    Frames with a labelled force above ``max_force_eV_A`` (the run-up to a blow-up, far from
+    anything a study samples) go to neither set: in the least squares they outweigh hundreds
+    of relevant frames. They are counted in the result.
+    """
     if not labelled["n"]:
-        return {"train": "", "test": "", "n_train": 0, "n_test": 0}
+        return {"train": "", "test": "", "n_train": 0, "n_test": 0, "n_dropped": 0}
     frames = dataset.read_frames(Path(labelled["frames"]))
-    train, test = dataset.split(frames, test_fraction, seed)
+    kept = [f for f in frames if np.abs(f.get_forces()).max() <= max_force_eV_A]
+    if not kept:
+        return {"train": "", "test": "", "n_train": 0, "n_test": 0, "n_dropped": len(frames)}
+    train, test = dataset.split(kept, test_fraction, seed)
     d = Path(workdir)
     dataset.write_frames(train, d / "train.xyz")
     dataset.write_frames(test, d / "test.xyz")
@@ -205,6 +220,7 @@ def distill_split(
         "test": str(d / "test.xyz"),
         "n_train": len(train),
         "n_test": len(test),
+        "n_dropped": len(frames) - len(kept),
     }
 
 
@@ -374,7 +390,7 @@ def _phonons(structure: Structure, pot, lab, work: Path) -> dict:
     }
 
 
-@task(version="1")
+@task(version="2")
 def distill_package(
     fit: dict,
     validation: dict,
@@ -402,7 +418,7 @@ def distill_package(
         dataset.write_frames(frames, data / f"{kind}.xyz")
     temps = [preset["gate"]["temperature_K"], *preset["active"]["temperatures_K"]]
     report = write_report(
-        out, Path(validation["workdir"]), fit, validation, labels, probes, header, preset
+        out, Path(validation["workdir"]), fit, validation, labels, probes, header, preset, splits
     )
     toml = (src / "potential.toml").read_text().splitlines()
     toml = [line for line in toml if not line.startswith(("name =", "citation ="))]
@@ -449,7 +465,12 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
         distill_seeds(parent_paths, parents, preset.seeds.model_dump(), preset.seed), "seeds"
     )
     labels = [wf.add(distill_label(seeds.output, header.labeller), "label-0").output]
-    splits = [wf.add(distill_split(labels[0], preset.test_fraction, preset.seed), "split-0").output]
+    splits = [
+        wf.add(
+            distill_split(labels[0], preset.test_fraction, preset.seed, preset.max_force_eV_A),
+            "split-0",
+        ).output
+    ]
     fit = wf.add(distill_fit(list(splits), header.elements, pods, header.name), "fit-0").output
     probes = []
     active = preset.active.model_dump()
@@ -464,7 +485,10 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
         labels.append(wf.add(distill_label(probe, header.labeller), f"label-{r}").output)
         splits.append(
             wf.add(
-                distill_split(labels[-1], preset.test_fraction, preset.seed + r), f"split-{r}"
+                distill_split(
+                    labels[-1], preset.test_fraction, preset.seed + r, preset.max_force_eV_A
+                ),
+                f"split-{r}",
             ).output
         )
         fit = wf.add(
