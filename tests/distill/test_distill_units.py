@@ -135,3 +135,16 @@ def test_recipes_validate_and_errors_name_the_key(tmp_path):
     bad.write_text(text)
     with pytest.raises(InputError, match=r"presets\.quick\.active\.roundz"):
         load_recipe(bad, "quick")
+
+
+def test_fit_command_explains_a_missing_recipe_and_a_missing_preset(tmp_path):
+    from typer.testing import CliRunner
+
+    from atomflow.cli.main import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["potentials", "fit", "no-such-recipe"])
+    assert out.exit_code == 2 and "li3n-pod" in out.output
+    recipe = data_dir("workflows") / "potentials" / "li3n-pod.toml"
+    out = runner.invoke(app, ["potentials", "fit", str(recipe), "--preset", "huge"])
+    assert out.exit_code == 2 and "no preset 'huge'" in out.output
