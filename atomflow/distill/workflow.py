@@ -416,7 +416,7 @@ def distill_package(
     for kind in ("train", "test"):
         frames = _frames_of(splits, kind)
         dataset.write_frames(frames, data / f"{kind}.xyz")
-    temps = [preset["gate"]["temperature_K"], *preset["active"]["temperatures_K"]]
+    gate_T = preset["gate"]["temperature_K"]  # the highest temperature actually verified
     report = write_report(
         out, Path(validation["workdir"]), fit, validation, labels, probes, header, preset, splits
     )
@@ -440,7 +440,7 @@ def distill_package(
         f"n_train = {fit['n_train']}",
         "",
         "[validity]",
-        f"temperatures_K = [0, {max(temps):g}]",
+        f"temperatures_K = [0, {gate_T:g}]",
         "structures = " + json.dumps([p.get("label") or p["system"] for p in preset["parents"]]),
         "notes = "
         + json.dumps(

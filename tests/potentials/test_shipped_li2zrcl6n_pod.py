@@ -1,0 +1,50 @@
+"""The shipped Li-Zr-Cl-N POD (distilled from CHGNet): it loads, covers the study's cells,
+holds a short hot NVT, and its relaxed x = 0 lattice is within 3 % of experiment."""
+
+import json
+
+import pytest
+from pymatgen.core import Structure
+
+from atomflow.md.minimize import relax
+from atomflow.md.protocols import MDProtocol
+from atomflow.md.runner import run_md
+from atomflow.potentials import available_potentials, get_potential
+from atomflow.structures import build_system
+
+NAME = "li2zrcl6n-pod"
+
+
+def _cell(x: float, supercell) -> Structure:
+    made = build_system("li2zrcl6", x=x, supercell=list(supercell))[0].structure
+    return Structure(made.lattice, [s.specie.symbol for s in made], made.frac_coords)
+
+
+def test_registry_entry_carries_provenance_validity_and_report():
+    assert NAME in available_potentials()
+    pot = get_potential(NAME)
+    assert pot.elements == ("Li", "Zr", "Cl", "N")
+    assert pot.provenance["labeller"] == "chgnet"
+    assert pot.validity["temperatures_K"][1] >= 900
+    report = json.loads((pot.directory / "report.json").read_text())
+    heldout = report["heldout_excluding_blowups"]
+    assert heldout["n_test"] >= 30
+    assert heldout["force_rmse_eV_A"] <= 0.10 and heldout["energy_rmse_meV_atom"] <= 3.0
+    assert all(g["ok"] for g in report["stable_nvt"])
+
+
+def test_relaxed_lattice_is_near_experiment():
+    relaxed = relax(_cell(0.0, (1, 1, 2)), get_potential(NAME), cell="aniso").structure
+    a, c = relaxed.lattice.a, relaxed.lattice.c / 2
+    assert a == pytest.approx(11.053, rel=0.03)  # Li2ZrCl6 P-3m1, paper
+    assert c == pytest.approx(5.962, rel=0.03)
+
+
+def test_nitrogen_cell_holds_together_in_hot_md(tmp_path):
+    cell = _cell(0.25, (1, 1, 4))
+    p = MDProtocol(
+        ensemble="nvt", temperature_K=900, steps=1000, sample_every=100, restart_every=1000, seed=5
+    )
+    result = run_md(cell, get_potential(NAME), p, tmp_path)
+    assert result.natoms == len(cell)
+    assert result.mean_temperature_K == pytest.approx(900, rel=0.15)
