@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from itertools import combinations_with_replacement
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.io import read, write
-from ase.neighborlist import neighbor_list
 
 
 def write_frames(frames: Sequence[Atoms], path: Path) -> Path:
@@ -35,26 +33,17 @@ def frames_hash(paths: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def pair_key(a: str, b: str) -> str:
-    return "-".join(sorted((a, b)))
-
-
 def pair_min_distances(frames: Sequence[Atoms], cutoff: float = 3.5) -> dict[str, float]:
-    """Closest approach per element pair over ``frames`` (pairs never within cutoff omitted)."""
+    """Closest approach per element pair (``"A-B"``) over ``frames``, within ``cutoff`` Å."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from atomflow.structures.checks import min_distances
+
     best: dict[str, float] = {}
     for atoms in frames:
-        i, j, d = neighbor_list("ijd", atoms, cutoff)
-        sym = np.array(atoms.get_chemical_symbols())
-        keep = i < j
-        for a, b, dist in zip(sym[i[keep]], sym[j[keep]], d[keep], strict=True):
-            k = pair_key(a, b)
-            if dist < best.get(k, np.inf):
-                best[k] = float(dist)
+        for pair, d in min_distances(AseAtomsAdaptor.get_structure(atoms), cutoff).items():
+            best[pair] = min(d, best.get(pair, np.inf))
     return best
-
-
-def all_pairs(elements: Sequence[str]) -> list[str]:
-    return [pair_key(a, b) for a, b in combinations_with_replacement(sorted(elements), 2)]
 
 
 def split(frames: Sequence[Atoms], test_fraction: float, seed: int) -> tuple[list, list]:

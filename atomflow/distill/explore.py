@@ -23,13 +23,19 @@ from atomflow.potentials import Potential
 from atomflow.trajectory.h5md import read_h5md
 
 
-def trajectory_frames(path: Path) -> list[Atoms]:
-    """Frames of an atomflow H5MD trajectory as wrapped ASE Atoms (empty if none written)."""
+def _read(path: Path):
+    """The H5MD trajectory, or None when the run died before its first frame."""
     if not Path(path).is_file():
-        return []
+        return None
     try:
-        traj = read_h5md(path)
-    except Exception:  # a run that died before its first frame
+        return read_h5md(path)
+    except Exception:
+        return None
+
+
+def trajectory_frames(traj) -> list[Atoms]:
+    """Frames of a :class:`Trajectory` as wrapped ASE Atoms (empty for None)."""
+    if traj is None:
         return []
     frames = []
     for k in range(len(traj.steps)):
@@ -99,7 +105,8 @@ def probe(
         run_md(structure, potential, protocol, workdir)
     except Exception as exc:  # lost atoms, non-finite energy, LAMMPS errors: all a crash
         crashed, message = True, f"{type(exc).__name__}: {exc}"[:400]
-    frames = trajectory_frames(workdir / TRAJECTORY)
+    traj = _read(workdir / TRAJECTORY)
+    frames = trajectory_frames(traj)
     flags, closest_all, flagged_pairs = [], np.inf, {}
     for atoms in frames:
         closest = pair_min_distances([atoms])
@@ -108,10 +115,7 @@ def probe(
         flagged_pairs.update(bad)
         if closest:
             closest_all = min(closest_all, min(closest.values()))
-    temps = []
-    if frames:
-        traj = read_h5md(workdir / TRAJECTORY)
-        temps = [float(t) for t in traj.observables.get("temperature", [])]
+    temps = [float(t) for t in traj.observables.get("temperature", [])] if traj else []
     summary = MDProbe(
         temperature_K=temperature_K,
         n_atoms=len(structure),

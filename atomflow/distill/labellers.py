@@ -27,7 +27,9 @@ class Labeller(Protocol):
     def label(self, frames: Sequence[Atoms]) -> list[Atoms]: ...
 
 
-def _labelled(atoms: Atoms, energy: float, forces: np.ndarray, stress: np.ndarray | None) -> Atoms:
+def labelled_copy(
+    atoms: Atoms, energy: float, forces: np.ndarray, stress: np.ndarray | None
+) -> Atoms:
     """A copy of ``atoms`` carrying its labels (eV, eV/Å, eV/Å³ Voigt) in a single-point calc."""
     out = atoms.copy()
     results = {"energy": float(energy), "forces": np.asarray(forces, dtype=float)}
@@ -48,16 +50,20 @@ class CalculatorLabeller:
     def __post_init__(self) -> None:
         self._calc = None
 
-    def label(self, frames: Sequence[Atoms]) -> list[Atoms]:
+    def calculator(self) -> object:
+        """The ASE calculator, made on first use (loading a model takes seconds)."""
         if self._calc is None:
             self._calc = self.factory()
+        return self._calc
+
+    def label(self, frames: Sequence[Atoms]) -> list[Atoms]:
+        calc = self.calculator()
         out = []
         for atoms in frames:
             work = atoms.copy()
-            work.calc = self._calc
-            out.append(
-                _labelled(atoms, work.get_potential_energy(), work.get_forces(), work.get_stress())
-            )
+            work.calc = calc
+            e, f, st = work.get_potential_energy(), work.get_forces(), work.get_stress()
+            out.append(labelled_copy(atoms, e, f, st))
         return out
 
 
@@ -84,21 +90,26 @@ class LammpsLabeller:
         )
 
     def label(self, frames: Sequence[Atoms]) -> list[Atoms]:
-        from pymatgen.io.ase import AseAtomsAdaptor
-
-        from atomflow.md.batch import BatchEvaluator
         from atomflow.potentials import get_potential
 
-        pot = get_potential(self.potential)
-        out = []
-        for atoms in frames:
-            structure = AseAtomsAdaptor.get_structure(atoms)
-            with BatchEvaluator(structure, pot) as ev:
-                r = ev.evaluate()
-            s = r.stress_GPa / 160.21766208  # GPa -> eV/Å^3
-            voigt = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
-            out.append(_labelled(atoms, r.energy_eV, r.forces_eV_A, voigt))
-        return out
+        return evaluate_potential(get_potential(self.potential), frames)
+
+
+def evaluate_potential(potential, frames: Sequence[Atoms]) -> list[Atoms]:
+    """Energies, forces and stresses of ``frames`` with a registry :class:`Potential` (LAMMPS)."""
+    from ase.units import GPa
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from atomflow.md.batch import BatchEvaluator
+
+    out = []
+    for atoms in frames:
+        with BatchEvaluator(AseAtomsAdaptor.get_structure(atoms), potential) as ev:
+            r = ev.evaluate()
+        st = r.stress_GPa * GPa  # eV/Å^3
+        voigt = np.array([st[0, 0], st[1, 1], st[2, 2], st[1, 2], st[0, 2], st[0, 1]])
+        out.append(labelled_copy(atoms, r.energy_eV, r.forces_eV_A, voigt))
+    return out
 
 
 def _chgnet() -> object:

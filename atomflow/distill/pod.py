@@ -15,20 +15,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
 from pydantic import BaseModel, ConfigDict, model_validator
-from pymatgen.io.ase import AseAtomsAdaptor
 
 from atomflow.distill.dataset import write_frames
-from atomflow.distill.labellers import _labelled
+from atomflow.distill.labellers import evaluate_potential, labelled_copy
 from atomflow.errors import InputError
-from atomflow.md.batch import BatchEvaluator
 from atomflow.potentials import Potential
 from atomflow.potentials.registry import load_potential_file
-
-_GPA_TO_EV_A3 = 1 / 160.21766208
 
 
 class PODSettings(BaseModel):
@@ -149,24 +144,12 @@ def write_potential_toml(
     return path
 
 
-def evaluate(potential: Potential, frames: Sequence[Atoms]) -> list[Atoms]:
-    """Energies, forces and stresses of ``frames`` with a registry potential, as labels."""
-    out = []
-    for atoms in frames:
-        with BatchEvaluator(AseAtomsAdaptor.get_structure(atoms), potential) as ev:
-            r = ev.evaluate()
-        s = r.stress_GPa * _GPA_TO_EV_A3
-        voigt = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
-        out.append(_labelled(atoms, r.energy_eV, r.forces_eV_A, voigt))
-    return out
-
-
 def _minus_baseline(frames: Sequence[Atoms], baseline: Potential) -> list[Atoms]:
-    base = evaluate(baseline, frames)
+    base = evaluate_potential(baseline, frames)
     out = []
     for f, b in zip(frames, base, strict=True):
         out.append(
-            _labelled(
+            labelled_copy(
                 f,
                 f.get_potential_energy() - b.get_potential_energy(),
                 f.get_forces() - b.get_forces(),

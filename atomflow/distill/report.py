@@ -40,7 +40,7 @@ def _plots(out: Path, work: Path, validation: dict) -> list[str]:
         fig.savefig(out / "phonon_dos.png", dpi=110)
         plt.close(fig)
         made.append("phonon_dos.png")
-    traces = sorted(work.glob("gate_*_temperature.json"))
+    traces = sorted(Path(validation["gate_workdir"]).glob("gate_*_temperature.json"))
     if traces:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         for t, g in zip(traces, validation["stable_nvt"], strict=False):
@@ -77,6 +77,27 @@ def _plots(out: Path, work: Path, validation: dict) -> list[str]:
     return made
 
 
+def acceptance(summary: dict) -> dict[str, bool]:
+    """The issue's acceptance criteria, checked on a report (errors without blow-up frames)."""
+    errors = summary.get("heldout_excluding_blowups") or summary
+    lattice = summary["lattice"].values()
+    return {
+        "force_rmse_le_0.10_eV_A": errors["force_rmse_eV_A"] <= 0.10,
+        "energy_rmse_le_3_meV_atom": errors["energy_rmse_meV_atom"] <= 3.0,
+        "stable_nvt_all": all(g["ok"] for g in summary["stable_nvt"]),
+        "volume_within_1pct_of_labeller": all(
+            abs(v["deviation_pct"]["volume"]) <= 1 for v in lattice
+        ),
+        "lengths_within_1.5pct_of_labeller": all(
+            abs(v["deviation_pct"][k]) <= 1.5 for v in lattice for k in ("a", "b", "c")
+        ),
+        "within_3pct_of_experiment": all(
+            abs(x) <= 3 for v in lattice for x in v.get("vs_experiment_pct", {}).values()
+        ),
+        "speedup_ge_30": summary["speedup_vs_labeller"] >= 30,
+    }
+
+
 def write_report(
     out: Path,
     work: Path,
@@ -110,6 +131,7 @@ def write_report(
         "force_rmse_eV_A": validation["force_rmse_eV_A"],
         "energy_rmse_meV_atom": validation["energy_rmse_meV_atom"],
         "n_test": validation["n_test"],
+        "heldout_excluding_blowups": validation.get("heldout_excluding_blowups"),
         "n_train": fit["n_train"],
         "n_dropped_blowup_frames": sum(s.get("n_dropped", 0) for s in splits),
         "lattice": lattice,
@@ -144,6 +166,7 @@ def write_report(
         "data_sha256": fit["data_hash"],
         "preset": preset,
     }
+    summary["acceptance"] = acceptance(summary)
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     plots = _plots(out, work, validation)
     lines = [
@@ -163,6 +186,15 @@ def write_report(
         "|---|---|---|",
         f"| energy RMSE | {validation['energy_rmse_meV_atom']:.2f} meV/atom | ≤ 3 |",
         f"| force RMSE | {validation['force_rmse_eV_A']:.3f} eV/Å | ≤ 0.10 |",
+        *(
+            [
+                f"| without {cap['n_excluded']} blow-up frame(s) (labelled |F| > "
+                f"{cap['force_cap_eV_A']:g} eV/Å): energy, force | "
+                f"{cap['energy_rmse_meV_atom']:.2f} meV/atom, {cap['force_rmse_eV_A']:.3f} eV/Å | |"
+            ]
+            if (cap := validation.get("heldout_excluding_blowups")) and cap["n_excluded"]
+            else []
+        ),
         "",
         "## Lattice (relaxed, 0 K)",
         "",

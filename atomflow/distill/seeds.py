@@ -50,18 +50,11 @@ def _strain(atoms: Atoms, eps: np.ndarray) -> Atoms:
 
 def _void_point(atoms: Atoms, rng: np.random.Generator, trials: int = 400) -> np.ndarray:
     """The trial point farthest from every atom (an interstitial site, roughly)."""
-    frac = rng.random((trials, 3))
-    best, best_d = None, -1.0
-    for f in frac:
-        probe = atoms.copy()
-        probe.append("H")
-        probe.positions[-1] = f @ atoms.cell.array
-        i, _, d = neighbor_list("ijd", probe, 4.0)
-        near = d[i == len(probe) - 1]
-        dmin = near.min() if len(near) else 4.0
-        if dmin > best_d:
-            best, best_d = probe.positions[-1].copy(), dmin
-    return best
+    from ase.geometry import get_distances
+
+    points = rng.random((trials, 3)) @ atoms.cell.array
+    _, d = get_distances(points, atoms.positions, cell=atoms.cell, pbc=True)
+    return points[int(np.argmax(d.min(axis=1)))]
 
 
 def _close_contacts(parent: Atoms, plan: SeedPlan, rng: np.random.Generator) -> list[Atoms]:

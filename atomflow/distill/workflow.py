@@ -287,33 +287,26 @@ def distill_probe(
     return {"frames": str(out) if picked else "", "n": len(picked), "probes": probes}
 
 
-@task(version="6")
-def distill_validate(
+@task(version="1")
+def distill_gate(
     fit: dict,
-    splits: list[dict],
     parent_paths: list[str],
     parents: list[dict],
-    labeller: str,
     gate: dict,
-    phonons: bool,
-    speed_atoms: int,
     seed: int,
     workdir: Path | None = None,
 ) -> dict:
-    """Held-out errors, lattice and phonons against the labeller, stability gate, speed."""
+    """The stability gate: NVT at the gate temperature on each parent grown to min_atoms.
+
+    Its own task, so that the longest MD of a fit is never redone for a change elsewhere in
+    the validation.
+    """
     from atomflow.potentials import get_potential
 
     pot = get_potential(fit["folder"])
-    lab = get_labeller(labeller)
     work = Path(workdir)
-    errors = validate.heldout_errors(pot, _frames_of(splits, "test"))
-    (work / "parity.json").write_text(json.dumps(errors.pop("parity")))
     structures = _read_structures(parent_paths)
     names = [p.get("label") or p["system"] for p in parents]
-    lattice = {
-        n: validate.lattice_vs_labeller(s, pot, lab, p.get("cell_multiple", [1, 1, 1]))
-        for n, s, p in zip(names, structures, parents, strict=True)
-    }
     g = GateSettings(**gate)
     steps = round(g.ps * 1000 / g.timestep_fs)
     stable = []
@@ -334,6 +327,36 @@ def distill_validate(
         verdict.update(parent=names[k], ps=g.ps, flagged_pairs=summary.flagged_pairs)
         (work / f"gate_{k}_temperature.json").write_text(json.dumps(summary.temperatures))
         stable.append(verdict)
+    return {"stable_nvt": stable, "workdir": str(work)}
+
+
+@task(version="8")
+def distill_validate(
+    fit: dict,
+    splits: list[dict],
+    parent_paths: list[str],
+    parents: list[dict],
+    labeller: str,
+    gate: dict,
+    phonons: bool,
+    speed_atoms: int,
+    workdir: Path | None = None,
+) -> dict:
+    """Held-out errors, lattice and phonons against the labeller, speed; ``gate`` is the
+    :func:`distill_gate` result, carried into the validation."""
+    from atomflow.potentials import get_potential
+
+    pot = get_potential(fit["folder"])
+    lab = get_labeller(labeller)
+    work = Path(workdir)
+    errors = validate.heldout_errors(pot, _frames_of(splits, "test"))
+    (work / "parity.json").write_text(json.dumps(errors.pop("parity")))
+    structures = _read_structures(parent_paths)
+    names = [p.get("label") or p["system"] for p in parents]
+    lattice = {
+        n: validate.lattice_vs_labeller(s, pot, lab, p.get("cell_multiple", [1, 1, 1]))
+        for n, s, p in zip(names, structures, parents, strict=True)
+    }
     phonon = None
     if phonons:
         phonon = _phonons(structures[0], pot, lab, work)
@@ -344,7 +367,8 @@ def distill_validate(
         **errors,
         "workdir": str(work),
         "lattice": lattice,
-        "stable_nvt": stable,
+        "stable_nvt": gate["stable_nvt"],
+        "gate_workdir": gate["workdir"],
         "phonons": phonon,
         "speed": {
             "fit_s_per_atom_step": ours,
@@ -366,8 +390,7 @@ def _phonons(structure: Structure, pot, lab, work: Path) -> dict:
         ref = harmonic_phonons(structure, lab.potential, relax=True, min_length=8.0)
     else:
         relaxed = validate.relax_with_labeller(structure, lab, fmax=0.002)
-        lab.label([])
-        ref = harmonic_phonons(relaxed, AseBackend(lab._calc, name=lab.name), min_length=8.0)
+        ref = harmonic_phonons(relaxed, AseBackend(lab.calculator(), name=lab.name), min_length=8.0)
     data = {
         "ours": [ours.dos_frequencies_THz.tolist(), ours.dos_states_per_THz.tolist()],
         "labeller": [ref.dos_frequencies_THz.tolist(), ref.dos_states_per_THz.tolist()],
@@ -390,7 +413,7 @@ def _phonons(structure: Structure, pot, lab, work: Path) -> dict:
     }
 
 
-@task(version="2")
+@task(version="3")
 def distill_package(
     fit: dict,
     validation: dict,
@@ -494,6 +517,9 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
         fit = wf.add(
             distill_fit(list(splits), header.elements, pods, header.name), f"fit-{r}"
         ).output
+    gate = wf.add(
+        distill_gate(fit, parent_paths, parents, preset.gate.model_dump(), preset.seed), "gate"
+    ).output
     val = wf.add(
         distill_validate(
             fit,
@@ -501,10 +527,9 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
             parent_paths,
             parents,
             header.labeller,
-            preset.gate.model_dump(),
+            gate,
             preset.phonons,
             preset.speed_atoms,
-            preset.seed,
         ),
         "validate",
     ).output

@@ -48,7 +48,9 @@ def test_labelled_frames_round_trip_through_extxyz(tmp_path):
     back = dataset.read_frames(path)
     assert len(back) == len(frames)
     assert np.allclose(back[0].positions, frames[0].positions)
-    assert dataset.frames_hash([path]) == dataset.frames_hash([path])
+    before = dataset.frames_hash([path])
+    dataset.write_frames(frames[:-1], path)
+    assert dataset.frames_hash([path]) != before  # the hash follows the data
 
 
 def test_lammps_labeller_gives_energy_forces_and_stress(tmp_path):

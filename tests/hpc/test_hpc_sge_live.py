@@ -13,12 +13,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import live
 import pytest
+from live import wait
 
-from atomflow.hpc.profiles import load_profile
-from atomflow.hpc.render import JobRequest, write_script
 from atomflow.hpc.schedulers import get_scheduler
-from atomflow.hpc.schedulers.base import TERMINAL
 
 pytestmark = pytest.mark.scheduler
 CI = Path(__file__).resolve().parents[2] / "hpc" / "ci"
@@ -61,28 +60,11 @@ def sge():
 
 @pytest.fixture
 def workdir():
-    path = Path(
-        subprocess.check_output(["mktemp", "-d", "/tmp/atomflow-sge-XXXX"], text=True).strip()
-    )
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def wait(sched, ids, until=lambda s: s in TERMINAL, timeout=90.0) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while True:
-        states = sched.query(ids)
-        if all(until(s) for s in states.values()):
-            return states
-        assert time.monotonic() < deadline, f"timed out waiting: {states}"
-        time.sleep(0.5)
+    yield from live.scratch("atomflow-sge")
 
 
 def submit(sched, workdir, name, command, deps=(), **kw) -> str:
-    req = JobRequest(name=name, command=command, workdir=workdir, walltime=300, **kw)
-    return sched.submit(
-        write_script(req, load_profile("local-sge"), workdir / f"{name}.sh"), list(deps)
-    )
+    return live.submit(sched, "local-sge", workdir, name, command, deps, **kw)
 
 
 def test_array_and_hold_jid(sge, workdir):

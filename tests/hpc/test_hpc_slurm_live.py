@@ -6,16 +6,13 @@ Slurm is started with ``SLURM_CI_KILL_INVALID_DEPEND=0`` (Slurm's default: a dep
 failed job pends for ever) so that atomflow's own detection is what is tested.
 """
 
-import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+import live
 import pytest
+from live import wait
 
-from atomflow.hpc.profiles import load_profile
-from atomflow.hpc.render import JobRequest, write_script
 from atomflow.hpc.schedulers.base import TERMINAL
 
 pytestmark = pytest.mark.scheduler
@@ -24,32 +21,11 @@ CI = Path(__file__).resolve().parents[2] / "hpc" / "ci"
 
 @pytest.fixture
 def workdir():
-    # jobs run as root on this host; pytest's tmp_path is fine, but keep it short and plain
-    path = Path(
-        subprocess.check_output(["mktemp", "-d", "/tmp/atomflow-slurm-XXXX"], text=True).strip()
-    )
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def wait(sched, ids, until=lambda s: s in TERMINAL, timeout=120.0) -> dict[str, str]:
-    """Poll (one query per round) until every job satisfies ``until``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        states = sched.query(ids)
-        if all(until(s) for s in states.values()):
-            return states
-        assert time.monotonic() < deadline, f"timed out waiting: {states}"
-        time.sleep(0.5)
+    yield from live.scratch("atomflow-slurm")
 
 
 def submit(sched, workdir, name, command, deps=(), **kw) -> str:
-    req = JobRequest(
-        name=name, command=command, workdir=workdir, walltime=kw.pop("walltime", 300), **kw
-    )
-    return sched.submit(
-        write_script(req, load_profile("local-slurm"), workdir / f"{name}.sh"), list(deps)
-    )
+    return live.submit(sched, "local-slurm", workdir, name, command, deps, **kw)
 
 
 def test_array_of_four_reads_its_task_list(slurm, workdir):

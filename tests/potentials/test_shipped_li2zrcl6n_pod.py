@@ -6,6 +6,7 @@ import json
 import pytest
 from pymatgen.core import Structure
 
+from atomflow.distill.report import acceptance
 from atomflow.md.minimize import relax
 from atomflow.md.protocols import MDProtocol
 from atomflow.md.runner import run_md
@@ -31,6 +32,7 @@ def test_registry_entry_carries_provenance_validity_and_report():
     assert heldout["n_test"] >= 30
     assert heldout["force_rmse_eV_A"] <= 0.10 and heldout["energy_rmse_meV_atom"] <= 3.0
     assert all(g["ok"] for g in report["stable_nvt"])
+    assert report["acceptance"] == acceptance(report)  # the verdicts follow the numbers
 
 
 def test_relaxed_lattice_is_near_experiment():
