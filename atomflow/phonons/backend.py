@@ -3,11 +3,22 @@
 A backend answers one question: the forces on every atom of a supercell for a list of
 displaced position sets (same lattice, same species). Phonopy only ever needs that.
 
-* :class:`LammpsBackend` evaluates any registry potential in-process, keeping one LAMMPS
-  instance per supercell (:class:`atomflow.md.batch.BatchEvaluator`), so LAMMPS is not
-  re-initialised per displacement.
+* :class:`LammpsBackend` evaluates any registry potential in-process: one LAMMPS instance per
+  call (:class:`ForceLoop`), set up once, then only the atoms move. LAMMPS is not
+  re-initialised per displacement and computes forces only (no energy, no virial).
 * :class:`AseBackend` wraps any ASE calculator (CHGNet, SevenNet, MACE, EMT, ...), for machine-
   learned universal potentials that are not LAMMPS pair styles.
+
+Where the time goes (``benchmarks/phonons.py`` measures it, CPU ms on the supercells that
+``min_length=10`` picks): a fresh LAMMPS instance costs about 5.5 ms before it computes
+anything (start 2, box, atoms and potential files 1-2.5, neighbour lists and Ewald set-up
+0.6-2, close 0.3), and a fresh ``run 0`` also computes the energy and virial (+5 ms for the
+eSNAP). What no batching removes is the force call itself: 13.6 ms for the eSNAP on the
+192-atom Li3N supercell (almost all of it the SNAP term; coul/long and Ewald together about
+0.5 ms) and 6.5 ms for the POD on the 216-atom Li2ZrCl6 one. So there the batched loop is
+about 1.8x (eSNAP, 4 configurations) and 2.4x (POD, 82) faster than a new instance per
+displacement, and 1.3x and 2.1x faster than a new instance with the same forces-only
+settings; 5x is reached only on small cells, where set-up dominates (POD, 27 atoms: 5.4x).
 """
 
 from __future__ import annotations
@@ -19,8 +30,100 @@ import numpy as np
 from pymatgen.core import Structure
 
 from atomflow.errors import InputError
-from atomflow.md.batch import BatchEvaluator
+from atomflow.md.box import box_matrix, lammps_box, load_structure
+from atomflow.md.session import open_lammps
 from atomflow.potentials import Potential, get_potential
+
+#: LAMMPS settings for force-only evaluations (also used by the benchmark's naive loop, so
+#: that both do the same work per force call).
+#:
+#: * ``thermo_pe`` and ``thermo_press`` exist in every LAMMPS instance; while they do, LAMMPS
+#:   computes the energy and the virial on every thermo step (whatever ``thermo_style``
+#:   prints), and the last step of every ``run`` is a thermo step. For SNAP the energy costs
+#:   about 40 % on top of the forces. Phonons need forces only, so both computes go.
+#: * ``check yes`` every step: the neighbour lists are rebuilt as soon as any atom has moved
+#:   more than half the skin (2 Å in metal units) since the last build, so moved atoms are
+#:   always evaluated with valid lists; phonopy's 0.01 Å displacements never trigger one.
+FORCES_ONLY_COMMANDS: tuple[str, ...] = (
+    "thermo_style custom step",
+    "thermo 1000000000",
+    "uncompute thermo_pe",
+    "uncompute thermo_press",
+    "neigh_modify every 1 delay 0 check yes",
+)
+
+
+class ForceLoop:
+    """Forces for many position sets of one cell in one LAMMPS instance, forces only.
+
+    The box, species, charges and potential are set up once. :meth:`forces` writes new
+    Cartesian positions (input frame, Å) with ``scatter_atoms``; the first call runs the full
+    set-up (``run 0``: neighbour lists, Ewald/PPPM set-up) on those positions, later calls
+    ``run 1 pre no post no``, which skips re-initialisation. That is exact, not an
+    approximation, because nothing the set-up depends on changes: the box and the charges
+    are fixed (Ewald k-vectors, PPPM grid and g_ewald depend only on them; the structure
+    factors are recomputed from the positions on every call), and the neighbour lists are
+    rebuilt whenever an atom has moved more than half the skin (``check yes`` every step).
+
+    Each position set is first mapped to the periodic image nearest the positions LAMMPS
+    holds (the same physics), so that an atom on the cell boundary does not jump by a lattice
+    vector and force a needless neighbour-list rebuild. Forces come back in the input frame
+    and atom order. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, structure: Structure, potential: Potential, log: str | None = None):
+        potential.check_elements(el.symbol for el in structure.composition.elements)
+        self.n_atoms = len(structure)
+        self._rot = lammps_box(structure)[0].rot_mat  # LAMMPS frame = input frame @ rot
+        self._set_up = False
+        self._lmp = open_lammps(log=log)
+        try:
+            load_structure(self._lmp, structure, potential)
+            self._lmp.commands_list(list(FORCES_ONLY_COMMANDS))
+            self._cell = box_matrix(self._lmp.extract_box())
+            self._inv_cell = np.linalg.inv(self._cell)
+            self._x_ref = self._gather("x")  # where LAMMPS holds the atoms (wrapped)
+        except Exception:
+            self._lmp.close()
+            raise
+
+    def forces(self, positions: np.ndarray) -> np.ndarray:
+        """Forces (eV/Å, shape (n_atoms, 3), input frame) at Cartesian ``positions`` (Å)."""
+        if self._lmp is None:
+            raise RuntimeError("this ForceLoop is closed")
+        positions = np.asarray(positions, dtype=float)
+        if positions.shape != (self.n_atoms, 3):
+            raise InputError(
+                f"positions have shape {positions.shape}, expected ({self.n_atoms}, 3) for this "
+                "cell; a ForceLoop handles one cell, open another for a different one"
+            )
+        # the image of each atom nearest to where LAMMPS holds it (same physics)
+        frac = (positions @ self._rot - self._x_ref) @ self._inv_cell
+        x = np.ascontiguousarray(self._x_ref + (frac - np.round(frac)) @ self._cell)
+        self._lmp.scatter_atoms("x", 1, 3, np.ctypeslib.as_ctypes(x.ravel()))
+        if self._set_up:
+            self._lmp.command("run 1 pre no post no")
+        else:
+            self._lmp.command("run 0")  # the full set-up, evaluated at these positions
+            self._x_ref = self._gather("x")  # as wrapped by the set-up
+            self._set_up = True
+        return self._gather("f") @ self._rot.T  # a pure rotation back to the input frame
+
+    def _gather(self, name: str) -> np.ndarray:
+        data = self._lmp.gather_atoms(name, 1, 3)
+        return np.ctypeslib.as_array(data).reshape(self.n_atoms, 3).copy()
+
+    def close(self) -> None:
+        """Shut LAMMPS down; the loop cannot be used afterwards."""
+        if self._lmp is not None:
+            self._lmp.close()
+            self._lmp = None
+
+    def __enter__(self) -> ForceLoop:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 @runtime_checkable
@@ -37,7 +140,7 @@ class ForceBackend(Protocol):
 
 
 class LammpsBackend:
-    """Forces from a registry potential, one persistent LAMMPS instance per supercell."""
+    """Forces from a registry potential, one LAMMPS instance (:class:`ForceLoop`) per call."""
 
     def __init__(self, potential: Potential | str):
         self.potential = get_potential(potential) if isinstance(potential, str) else potential
@@ -48,8 +151,10 @@ class LammpsBackend:
 
     def forces(self, supercell: Structure, positions: Sequence[np.ndarray]) -> np.ndarray:
         self.check(supercell)
-        with BatchEvaluator(supercell, self.potential, energy_stress=False) as ev:
-            return np.array([ev.evaluate(p).forces_eV_A for p in positions])
+        if len(positions) == 0:
+            return np.zeros((0, len(supercell), 3))
+        with ForceLoop(supercell, self.potential) as loop:
+            return np.array([loop.forces(p) for p in positions])
 
 
 class AseBackend:
