@@ -316,13 +316,8 @@ def cancel(store: StoreOpt = DEFAULT_STORE) -> None:
     err.print(f"cancelled {len(ids)} jobs ({len(active)} tasks); re-run to resume")
 
 
-@app.command()
-def results(
-    store: StoreOpt = DEFAULT_STORE,
-    as_json: Annotated[bool, typer.Option("--json", help="print report.json")] = False,
-    study: Annotated[str | None, typer.Option(help="study name if the store has several")] = None,
-) -> None:
-    """Print a study's results table (or its report.json)."""
+def _report_json(store: Path, study: str | None) -> Path:
+    """The published report.json of the store's study (``--study`` when there are several)."""
     root = store / "results"
     reports = sorted(root.glob("*/report.json")) if root.is_dir() else []
     if study:
@@ -339,13 +334,51 @@ def results(
             + ", ".join(p.parent.name for p in reports)
             + "; choose one with --study"
         )
+    return reports[0]
+
+
+@app.command()
+def results(
+    store: StoreOpt = DEFAULT_STORE,
+    as_json: Annotated[bool, typer.Option("--json", help="print report.json")] = False,
+    study: Annotated[str | None, typer.Option(help="study name if the store has several")] = None,
+) -> None:
+    """Print a study's results table (or its report.json)."""
+    path = _report_json(store, study)
     if as_json:
-        sys.stdout.write(reports[0].read_text() + "\n")
+        sys.stdout.write(path.read_text() + "\n")
     else:
         from rich.markdown import Markdown
 
-        out.print(Markdown(reports[0].with_name("report.md").read_text()))
-        out.print(f"files: {reports[0].parent}")
+        out.print(Markdown(path.with_name("report.md").read_text()))
+        out.print(f"files: {path.parent}")
+
+
+@app.command()
+def report(
+    store: Annotated[Path, typer.Argument(help="project store directory")] = DEFAULT_STORE,
+    html: Annotated[
+        bool, typer.Option("--html", help="write one self-contained HTML page")
+    ] = False,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="HTML file (default: next to report.json)")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="study name if the store has several")] = None,
+) -> None:
+    """A study's report: Markdown in the terminal, or with --html one page for a browser."""
+    path = _report_json(store, study)
+    if not html:
+        from rich.markdown import Markdown
+
+        out.print(Markdown(path.with_name("report.md").read_text()))
+        return
+    from atomflow.studies.html_report import write_html
+
+    try:
+        page = write_html(path.parent, out_path)
+    except AtomflowError as exc:
+        _fail(str(exc))
+    sys.stdout.write(f"{page}\n")
 
 
 @app.command()

@@ -20,6 +20,9 @@ class StudyKind:
 
 def systems() -> dict[str, StudyKind]:
     """Known study systems (imported lazily so the CLI starts fast)."""
-    from atomflow.studies import li3n
+    from atomflow.studies import li2zrcl6_n, li3n
 
-    return {"li3n": StudyKind(li3n.Li3NPreset, li3n.build_workflow)}
+    return {
+        "li3n": StudyKind(li3n.Li3NPreset, li3n.build_workflow),
+        "li2zrcl6_n": StudyKind(li2zrcl6_n.LZCPreset, li2zrcl6_n.build_workflow),
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
+from pydantic import Field, PositiveFloat
 from pymatgen.core import Structure
 
 from atomflow.graph import Workflow, task
@@ -18,40 +18,15 @@ from atomflow.phonons.tasks import qha
 from atomflow.structures.li3n import build_li3n
 from atomflow.studies.md_tasks import npt_lattice, nvt_md, potential_input, tracer_diffusion
 from atomflow.studies.report import write_transport_report
+from atomflow.studies.stages import NPTStage, NVTStage, Strict, md_protocol
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Li3NStructure(_Strict):
+class Li3NStructure(Strict):
     supercell: tuple[int, int, int] = (3, 3, 3)
     li_vacancies: int = Field(1, ge=0, description="Li vacancies in the NVT cells")
 
 
-class NPTStage(_Strict):
-    temperature_K: PositiveFloat = 300.0
-    pressure_bar: float = 1.0
-    equil_steps: int = Field(2000, ge=0)
-    steps: int = Field(6000, gt=0)
-    sample_every: int = Field(20, gt=0)
-
-
-class NVTStage(_Strict):
-    temperatures_K: list[PositiveFloat] = Field(min_length=2)
-    equil_steps: int = Field(2000, ge=0)
-    steps: int = Field(12000, gt=0)
-    sample_every: int = Field(25, gt=0)
-
-    @field_validator("temperatures_K")
-    @classmethod
-    def _distinct(cls, v: list[float]) -> list[float]:
-        if len(set(v)) != len(v):
-            raise ValueError(f"temperatures must be distinct, got {v}")
-        return v
-
-
-class Li3NPreset(_Strict):
+class Li3NPreset(Strict):
     """Settings of one preset of ``workflows/li3n.toml``."""
 
     description: str = ""
@@ -78,19 +53,14 @@ def li3n_structure(
     return build_li3n(tuple(supercell), li_vacancies=li_vacancies, seed=seed, a=a, c=c)
 
 
-def _protocol(stage: BaseModel, preset: Li3NPreset, temperature: float, seed: int) -> dict:
-    fields = stage.model_dump(exclude={"temperatures_K", "temperature_K"})
-    restart_every = max(
-        fields["sample_every"],
-        preset.restart_every // fields["sample_every"] * fields["sample_every"],
+def _protocol(stage: NPTStage | NVTStage, preset: Li3NPreset, temperature: float, seed: int):
+    return md_protocol(
+        stage,
+        temperature,
+        timestep_fs=preset.timestep_fs,
+        restart_every=preset.restart_every,
+        seed=seed,
     )
-    return {
-        **fields,
-        "temperature_K": temperature,
-        "timestep_fs": preset.timestep_fs,
-        "seed": seed,
-        "restart_every": restart_every,
-    }
 
 
 def build_workflow(

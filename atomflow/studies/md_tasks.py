@@ -107,3 +107,90 @@ def tracer_diffusion(
         "msd_A2": {d: msd.msd_A2[d].tolist() for d in directions},
     }
     return {"diffusion": records, "msd": curves, "temperature_K": md["temperature_K"]}
+
+
+@task(version="1")
+def ion_transport(
+    md: dict,
+    species: str,
+    charges: dict[str, float],
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Tracer D of ``species`` (xyz), Einstein–Helfand σ, Nernst–Einstein σ and Haven ratio.
+
+    ``charges`` are formal charges per element (e); the cell must be neutral with them.
+    """
+    import warnings
+
+    from atomflow.analysis.transport import einstein_helfand, haven_ratio, nernst_einstein
+
+    traj = read_h5md(md["trajectory"])
+    T = float(md["temperature_K"])
+    missing = sorted(set(traj.species.tolist()) - set(charges))
+    if missing:
+        raise ValueError(f"charges lack {', '.join(missing)}; give every element a formal charge")
+    idx = traj.select(species)
+    msd = compute_msd(traj.positions[:, idx], traj.times_ps, directions=("xyz",))
+    fit = fit_diffusivity(msd, "xyz")
+    volume = float(np.mean(np.abs(np.linalg.det(traj.cells))))
+    q = np.array([charges[s] for s in traj.species], dtype=float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the large-error note is kept in the output instead
+        eh = einstein_helfand(traj.positions, traj.times_ps, q, volume, T)
+    ne = nernst_einstein(
+        {species: fit.D_cm2_s},
+        {species: fit.D_err_cm2_s},
+        {species: len(idx)},
+        {species: charges[species]},
+        volume,
+        T,
+    )
+    h, h_err = haven_ratio(ne, eh) if eh.sigma_mS_cm > 0 else (float("nan"), float("nan"))
+    plot_msd(msd, {"xyz": fit}, workdir / "msd.png", title=f"{species} MSD at {T:g} K")
+    return {
+        "temperature_K": T,
+        "species": species,
+        "n_mobile": len(idx),
+        "volume_A3": volume,
+        "n_atoms": len(traj.species),
+        "D_cm2_s": fit.D_cm2_s,
+        "D_err_cm2_s": fit.D_err_cm2_s,
+        "fit_start_ps": fit.fit_start_ps,
+        "fit_end_ps": fit.fit_end_ps,
+        "converged": fit.converged,
+        "note": fit.note,
+        "sigma_NE_mS_cm": ne.sigma_mS_cm,
+        "sigma_NE_err_mS_cm": ne.sigma_err_mS_cm,
+        "sigma_EH_mS_cm": eh.sigma_mS_cm,
+        "sigma_EH_err_mS_cm": eh.sigma_err_mS_cm,
+        "sigma_EH_converged": eh.converged,
+        "haven_ratio": h,
+        "haven_ratio_err": h_err,
+        "msd": {"lag_ps": msd.lag_ps.tolist(), "msd_A2": {"xyz": msd.msd_A2["xyz"].tolist()}},
+        "md": md["md"],
+    }
+
+
+@task(version="1")
+def relax_positions(
+    structure: Structure, potential: dict, ftol: float = 1e-3, max_iter: int = 2000
+) -> Structure:
+    """Minimise atom positions at a fixed cell before MD (an ideal built cell can start hot).
+
+    Fails, naming the element pair, if a pair collapses below 60 % of its starting closest
+    approach: that is an energy hole of the potential, and MD would only hide it for a while.
+    """
+    from atomflow.md.minimize import relax
+    from atomflow.structures.checks import min_distances
+
+    before = min_distances(structure)
+    result = relax(structure, get_potential(potential["name"]), None, ftol=ftol, max_iter=max_iter)
+    after = min_distances(result.structure)
+    collapsed = {k: v for k, v in after.items() if k in before and v < 0.6 * before[k]}
+    if collapsed or not np.isfinite(result.energy_eV):
+        pairs = ", ".join(f"{k} {v:.2f} Å (was {before[k]:.2f})" for k, v in collapsed.items())
+        raise ValueError(
+            f"minimising with {potential['name']} collapsed {pairs or 'the cell'}: the potential "
+            "has an energy hole here; refit it with closer contacts for these pairs"
+        )
+    return result.structure
