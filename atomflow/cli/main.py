@@ -30,7 +30,9 @@ DEFAULT_STORE = Path("atomflow-store")
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # messages name TOML tables such as [presets.quick]
+
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

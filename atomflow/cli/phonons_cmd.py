@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from atomflow.errors import AtomflowError, InputError
 
@@ -90,11 +91,13 @@ def phonons(
                 else None
             )
     except AtomflowError as exc:
-        _err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     for w in caught:
         if issubclass(w.category, PhononWarning):
-            _err.print(f"[yellow]warning:[/] {w.message}", highlight=False, soft_wrap=True)
+            _err.print(
+                f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False, soft_wrap=True
+            )
 
     summary = harmonic.summary()
     out: dict[str, Any] = {
