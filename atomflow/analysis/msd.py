@@ -152,7 +152,7 @@ def compute_msd(
     drift_reference=None,
     *,
     keep_per_atom: bool = False,
-    memory_mb: float = 64.0,
+    memory_mb: float = 32.0,
     max_samples_per_lag: int = 200_000,
 ) -> MSDResult:
     """MSD of unwrapped ``positions`` (n_frames, n_atoms, 3) Å over all time origins.
