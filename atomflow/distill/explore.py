@@ -147,7 +147,9 @@ def select_frames(
     if crashed and frames:
         candidates += list(range(max(0, len(frames) - 5), len(frames)))
     candidates = sorted(
-        k for k in set(candidates) if min(pair_min_distances([frames[k]]).values()) >= floor_A
+        k
+        for k in set(candidates)
+        if min(pair_min_distances([frames[k]]).values(), default=np.inf) >= floor_A
     )
     if not candidates:
         return []

@@ -81,6 +81,7 @@ def acceptance(summary: dict) -> dict[str, bool]:
     """The issue's acceptance criteria, checked on a report (errors without blow-up frames)."""
     errors = summary.get("heldout_excluding_blowups") or summary
     lattice = summary["lattice"].values()
+    sr = summary.get("short_range") or {}
     return {
         "force_rmse_le_0.10_eV_A": errors["force_rmse_eV_A"] <= 0.10,
         "energy_rmse_le_3_meV_atom": errors["energy_rmse_meV_atom"] <= 3.0,
@@ -95,7 +96,43 @@ def acceptance(summary: dict) -> dict[str, bool]:
             abs(x) <= 3 for v in lattice for x in v.get("vs_experiment_pct", {}).values()
         ),
         "speedup_ge_30": summary["speedup_vs_labeller"] >= 30,
+        "short_range_repulsive": all(
+            scan["ok"] for p in sr.values() for scan in p["pairs"].values()
+        ),
+        "relax_probe_no_collapse": all(p["relax_probe"]["ok"] for p in sr.values()),
     }
+
+
+def _short_range_lines(short_range: dict) -> list[str]:
+    """Pair-closing scans (fit vs labeller) and the relaxation probe, per parent."""
+    if not short_range:
+        return []
+    lines = [
+        "## Short-range safety",
+        "",
+        "Each pair's shortest bond closed to 0.35 … 1.0 of its length (the rest of the crystal "
+        "fixed); ΔE (eV) relative to the bond, fit / labeller. A safe fit rises at every step "
+        "inside 0.75 r0.",
+        "",
+        "| parent | pair | r0 (Å) | ΔE at 0.35 r0 | ΔE at 0.55 r0 | ΔE at 0.75 r0 | repulsive |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for parent, data in short_range.items():
+        for pair, s in data["pairs"].items():
+            cells = [f"{s['dE_eV'][k]:.3g} / {s['labeller_dE_eV'][k]:.3g}" for k in (0, 2, 4)]
+            lines.append(
+                f"| {parent} | {pair} | {s['r0_A']:.2f} | {' | '.join(cells)} | "
+                f"{'yes' if s['ok'] else 'NO'} |"
+            )
+    lines += ["", "| parent | relaxation probe: worst pair | closest / parent's | no collapse |"]
+    lines += ["|---|---|---|---|"]
+    for parent, data in short_range.items():
+        rp = data["relax_probe"]
+        lines.append(
+            f"| {parent} | {rp['worst_pair']} | {rp['worst_ratio']:.2f} | "
+            f"{'yes' if rp['ok'] else 'NO'} |"
+        )
+    return [*lines, ""]
 
 
 def write_report(
@@ -138,6 +175,7 @@ def write_report(
         "min_phonon_THz": (validation["phonons"] or {}).get("min_phonon_THz"),
         "phonons": validation["phonons"],
         "stable_nvt": validation["stable_nvt"],
+        "short_range": validation.get("short_range") or {},
         "speedup_vs_labeller": validation["speed"]["speedup_vs_labeller"],
         "speed": validation["speed"],
         "active_learning": [
@@ -196,6 +234,7 @@ def write_report(
             else []
         ),
         "",
+        *_short_range_lines(summary["short_range"]),
         "## Lattice (relaxed, 0 K)",
         "",
         "| phase | quantity | fit | labeller | fit vs labeller (%) | experiment | fit vs exp (%) |",

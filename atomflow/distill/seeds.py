@@ -27,9 +27,16 @@ class SeedPlan(BaseModel):
     vacancies: int = 2
     interstitials: int = 2
     substitutions: dict[str, str] = Field(default_factory=dict)  # {"Cl": "N"}
-    #: per element pair, frames with one pair pushed closer (to 0.8-0.95 of its distance):
-    #: the labeller's repulsive wall, where an untaught linear fit has an energy hole
+    #: per element pair, frames with one pair pushed closer (to ``close_contact_min`` … 0.95
+    #: of its distance): the labeller's repulsive wall, where an untaught linear fit has an
+    #: energy hole. These frames are exempt from ``min_distance_ratio``.
     close_contacts: int = 0
+    #: deepest close contact as a fraction of the bond; 0.5 puts Li-N at about 1.05 Å, where
+    #: a POD fitted only near equilibrium was found to have holes of -100 eV
+    close_contact_min: float = Field(0.8, ge=0.35, lt=0.95)
+    #: neighbours up to this distance count as contacts (wider for soft metals such as K,
+    #: whose nearest neighbours sit at 4.6 Å)
+    contact_cutoff_A: float = Field(4.0, gt=0)
     mobile: str | None = None  # species for vacancies and interstitials
     #: drop a configuration with a pair closer than this fraction of the parent's closest
     #: approach for that pair: such labels (huge forces) only spoil the least squares
@@ -58,12 +65,13 @@ def _void_point(atoms: Atoms, rng: np.random.Generator, trials: int = 400) -> np
 
 
 def _close_contacts(parent: Atoms, plan: SeedPlan, rng: np.random.Generator) -> list[Atoms]:
-    """Push one atom towards a neighbour of each element pair, to 80-95 % of the distance."""
+    """Push one atom towards a neighbour of each element pair, to ``close_contact_min`` … 95 %
+    of the distance (evenly spaced)."""
     if not plan.close_contacts:
         return []
-    i, j, d, v = neighbor_list("ijdD", parent, 4.0)
+    i, j, d, v = neighbor_list("ijdD", parent, plan.contact_cutoff_A)
     sym = np.array(parent.get_chemical_symbols())
-    lo = max(0.8, plan.min_distance_ratio + 0.03)
+    lo = plan.close_contact_min
     out = []
     pairs = sorted({tuple(sorted((sym[a], sym[b]))) for a, b in zip(i, j, strict=True)})
     for pa, pb in pairs:
@@ -121,7 +129,10 @@ def make_seeds(parent: Atoms, plan: SeedPlan, seed: int) -> list[Atoms]:
     frames = []
     for kind, atoms in out:
         closest = pair_min_distances([atoms])
-        if any(d < plan.min_distance_ratio * parent_min.get(k, d) for k, d in closest.items()):
+        too_close = any(
+            d < plan.min_distance_ratio * parent_min.get(k, d) for k, d in closest.items()
+        )
+        if too_close and kind != "close contact":
             continue
         atoms.wrap()
         atoms.info["config_type"] = kind

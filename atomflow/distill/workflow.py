@@ -14,16 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from atomflow.distill import dataset, explore, validate
-from atomflow.distill.labellers import get_labeller
+from atomflow.distill.labellers import evaluate_potential, get_labeller
 from atomflow.distill.pod import PODSettings, fit_pod
 from atomflow.distill.seeds import SeedPlan, make_seeds
 from atomflow.errors import InputError
-from atomflow.graph import Workflow, task
+from atomflow.graph import Workflow, task, write_progress
 from atomflow.structures import build_system
 
 
@@ -32,15 +32,37 @@ class _Strict(BaseModel):
 
 
 class Parent(_Strict):
-    """A structure builder call (``atomflow build`` names) and its mobile species."""
+    """A parent cell and its mobile species: a structure builder call (``system``, with
+    ``atomflow build`` names and ``params``) or a catalogue crystal (``reference``, e.g.
+    ``k_bcc``), repeated by ``supercell``, with ``add`` atoms put into its emptiest spots."""
 
-    system: str
+    system: str | None = None
+    reference: str | None = Field(None, description="reference structure name (catalog.toml)")
     params: dict[str, Any] = Field(default_factory=dict)
+    supercell: list[int] = Field(default=[1, 1, 1], min_length=3, max_length=3)
+    add: dict[str, int] = Field(
+        default_factory=dict, description="{element: n} interstitial atoms, e.g. K-rich cells"
+    )
     mobile: str | None = None
     label: str = ""
     cell_multiple: list[int] = Field(
         default=[1, 1, 1], description="supercell of the reported cell: lattice is divided by it"
     )
+    lattice: bool = Field(True, description="validate the relaxed lattice (False for slabs)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Parent:
+        if (self.system is None) == (self.reference is None):
+            raise ValueError("give exactly one of system (a builder) or reference (a crystal)")
+        if self.reference is not None and self.params:
+            raise ValueError("params go with system, not with reference")
+        if min(self.supercell) < 1 or min(self.add.values(), default=0) < 0:
+            raise ValueError("supercell entries must be >= 1 and add counts >= 0")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.label or self.system or self.reference or ""
 
 
 class ActiveSettings(_Strict):
@@ -52,6 +74,12 @@ class ActiveSettings(_Strict):
     timestep_fs: PositiveFloat = 1.0
     floor_A: float | None = Field(
         None, description="skip frames with a closer pair (default: the ZBL outer cutoff)"
+    )
+    relax_frames: int = Field(
+        0,
+        ge=0,
+        description="per bulk parent (lattice = true) and round: frames on the path from the "
+        "parent to its cell relaxed with the fit, labelled flagged or not (teaches the lattice)",
     )
 
 
@@ -134,14 +162,37 @@ def _read_structures(paths: list[str]) -> list[Structure]:
     return [Structure.from_file(p) for p in paths]
 
 
-@task(version="2")
+def build_parent(parent: Parent, seed: int = 0) -> Structure:
+    """The parent cell: built or loaded, repeated, with ``add`` atoms at the emptiest points
+    (each the farthest from every atom placed so before it)."""
+    from atomflow.distill.seeds import _void_point
+    from atomflow.structures.reference import load_reference
+
+    if parent.reference is not None:
+        made = load_reference(parent.reference)
+    else:
+        made = build_system(parent.system, **parent.params)[0].structure
+    # bare species and positions: site labels and oxidation states are not labels
+    built = Structure(made.lattice, [site.specie.symbol for site in made], made.frac_coords)
+    built = built * parent.supercell
+    if parent.add:
+        atoms = AseAtomsAdaptor.get_atoms(built)
+        rng = np.random.default_rng(seed)
+        for element, n in sorted(parent.add.items()):
+            for _ in range(n):
+                point = _void_point(atoms, rng)
+                atoms.append(element)
+                atoms.positions[-1] = point
+        built = AseAtomsAdaptor.get_structure(atoms)
+    return built
+
+
+@task(version="3")
 def distill_parents(parents: list[dict], workdir: Path | None = None) -> list[str]:
     """Build each parent structure once; later tasks read the files."""
     out = []
     for k, p in enumerate(parents):
-        made = build_system(p["system"], **p.get("params", {}))[0].structure
-        # bare species and positions: site labels and oxidation states are not labels
-        built = Structure(made.lattice, [site.specie.symbol for site in made], made.frac_coords)
+        built = build_parent(Parent(**p), seed=k)
         path = Path(workdir) / f"parent_{k}.json"
         path.write_text(json.dumps(built.as_dict()))
         out.append(str(path))
@@ -162,7 +213,7 @@ def distill_seeds(
         plan = SeedPlan(**{**seeds, "mobile": p.get("mobile")})
         atoms = AseAtomsAdaptor.get_atoms(Structure.from_file(path))
         for f in make_seeds(atoms, plan, seed + 1000 * k):
-            f.info["parent"] = p.get("label") or p["system"]
+            f.info["parent"] = Parent(**p).name
             frames.append(f)
     out = dataset.write_frames(frames, Path(workdir) / "seeds.xyz")
     return {"frames": str(out), "n": len(frames)}
@@ -176,7 +227,13 @@ def distill_label(frames: dict, labeller: str, workdir: Path | None = None) -> d
     lab = get_labeller(labeller)
     todo = dataset.read_frames(Path(frames["frames"])) if frames["n"] else []
     t0 = time.perf_counter()
-    done = lab.label(todo)
+    done: list = []
+    chunk = 8  # progress after every few frames: labelling hundreds takes many minutes
+    for start in range(0, len(todo), chunk):
+        done += lab.label(todo[start : start + chunk])
+        write_progress(
+            Path(workdir), len(done) / len(todo), f"labelled {len(done)}/{len(todo)} frames"
+        )
     seconds = time.perf_counter() - t0
     out = Path(workdir) / "labelled.xyz"
     if done:
@@ -247,23 +304,70 @@ def distill_fit(
     }
 
 
-@task(version="3")
+def relax_path(start: Structure, end: Structure, n: int, rng: np.random.Generator) -> list:
+    """``n`` frames evenly along the straight path (cell and fractional coordinates) from
+    ``start`` to ``end`` (the same atoms), ``end`` included, lightly rattled (0.02 Å)."""
+    from ase import Atoms
+
+    f0 = np.asarray(start.frac_coords)
+    df = np.asarray(end.frac_coords) - f0
+    df -= np.round(df)  # shortest way across the periodic boundary
+    c0, c1 = start.lattice.matrix, end.lattice.matrix
+    out = []
+    for t in np.linspace(1.0 / n, 1.0, n):
+        cell = (1 - t) * c0 + t * c1
+        atoms = Atoms(
+            [site.specie.symbol for site in start],
+            scaled_positions=f0 + t * df,
+            cell=cell,
+            pbc=True,
+        )
+        atoms.positions += rng.normal(0.0, 0.02, atoms.positions.shape)
+        atoms.wrap()
+        atoms.info["config_type"] = "relax path"
+        out.append(atoms)
+    return out
+
+
+def _relax_frames(structure: Structure, pot, n: int, rng, floor_A: float) -> list:
+    """Frames towards the fit's relaxed cell: where a wrong minimum of the fit lies."""
+    from atomflow.md.minimize import relax
+
+    try:
+        end = relax(structure, pot, cell="aniso").structure
+    except Exception:  # a fit that blows up in the relaxation: the MD probes catch that
+        return []
+    if [s.specie.symbol for s in end] != [s.specie.symbol for s in structure]:
+        return []
+    frames = relax_path(structure, end, n, rng)
+    closest = [min(dataset.pair_min_distances([f]).values(), default=np.inf) for f in frames]
+    return [f for f, d in zip(frames, closest, strict=True) if d >= floor_A]
+
+
+@task(version="4")
 def distill_probe(
     fit: dict,
     parent_paths: list[str],
     active: dict,
     round_index: int,
     seed: int,
+    parents: list[dict] | None = None,
     workdir: Path | None = None,
 ) -> dict:
-    """MD with the current fit at the probe temperatures; keep what it extrapolated into."""
+    """MD with the current fit at the probe temperatures; keep what it extrapolated into.
+    With ``relax_frames``, also frames towards each bulk parent's cell relaxed with the fit."""
     from atomflow.potentials import get_potential
 
     a = ActiveSettings(**active)
     pot = get_potential(fit["folder"])
     rng = np.random.default_rng(seed + round_index)
     picked, probes = [], []
-    for k, s in enumerate(_read_structures(parent_paths)):
+    structures = _read_structures(parent_paths)
+    if a.relax_frames and parents:
+        for s, p in zip(structures, parents, strict=True):
+            if Parent(**p).lattice:
+                picked += _relax_frames(s, pot, a.relax_frames, rng, a.floor_A or 0.0)
+    for k, s in enumerate(structures):
         cell = replicate_to(s, a.min_atoms)
         for T in a.temperatures_K:
             summary, frames, flags = explore.probe(
@@ -306,7 +410,7 @@ def distill_gate(
     pot = get_potential(fit["folder"])
     work = Path(workdir)
     structures = _read_structures(parent_paths)
-    names = [p.get("label") or p["system"] for p in parents]
+    names = [Parent(**p).name for p in parents]
     g = GateSettings(**gate)
     steps = round(g.ps * 1000 / g.timestep_fs)
     stable = []
@@ -330,7 +434,7 @@ def distill_gate(
     return {"stable_nvt": stable, "workdir": str(work)}
 
 
-@task(version="8")
+@task(version="9")
 def distill_validate(
     fit: dict,
     splits: list[dict],
@@ -352,14 +456,15 @@ def distill_validate(
     errors = validate.heldout_errors(pot, _frames_of(splits, "test"))
     (work / "parity.json").write_text(json.dumps(errors.pop("parity")))
     structures = _read_structures(parent_paths)
-    names = [p.get("label") or p["system"] for p in parents]
     lattice = {
-        n: validate.lattice_vs_labeller(s, pot, lab, p.get("cell_multiple", [1, 1, 1]))
-        for n, s, p in zip(names, structures, parents, strict=True)
+        q.name: validate.lattice_vs_labeller(s, pot, lab, q.cell_multiple)
+        for s, q in zip(structures, (Parent(**p) for p in parents), strict=True)
+        if q.lattice
     }
     phonon = None
     if phonons:
         phonon = _phonons(structures[0], pot, lab, work)
+    short_range = _short_range(structures, pot, lab, [Parent(**p).name for p in parents])
     big = replicate_to(structures[0], speed_atoms)
     ours = validate.atom_step_cost(pot, big)
     theirs = validate.labeller_cost(lab, replicate_to(structures[0], min(speed_atoms, 200)))
@@ -370,6 +475,7 @@ def distill_validate(
         "stable_nvt": gate["stable_nvt"],
         "gate_workdir": gate["workdir"],
         "phonons": phonon,
+        "short_range": short_range,
         "speed": {
             "fit_s_per_atom_step": ours,
             "labeller_s_per_atom_call": theirs,
@@ -377,6 +483,27 @@ def distill_validate(
             "speedup_vs_labeller": theirs / ours,
         },
     }
+
+
+def _short_range(structures: list[Structure], pot, lab, names: list[str]) -> dict:
+    """Pair scans (fit and labeller) and a relaxation probe per parent: no energy holes."""
+    from atomflow.distill.short_range import pair_scans, relax_probe
+
+    def fit_energies(frames):
+        return [a.get_potential_energy() for a in evaluate_potential(pot, frames)]
+
+    def labeller_energies(frames):
+        return [a.get_potential_energy() for a in lab.label(frames)]
+
+    out = {}
+    for name, s in zip(names, structures, strict=True):
+        atoms = AseAtomsAdaptor.get_atoms(s)
+        ours = pair_scans(fit_energies, atoms)
+        theirs = pair_scans(labeller_energies, atoms)
+        for pair, scan in ours.items():
+            scan["labeller_dE_eV"] = theirs[pair]["dE_eV"]
+        out[name] = {"pairs": ours, "relax_probe": relax_probe(pot, atoms)}
+    return out
 
 
 def _phonons(structure: Structure, pot, lab, work: Path) -> dict:
@@ -464,7 +591,7 @@ def distill_package(
         "",
         "[validity]",
         f"temperatures_K = [0, {gate_T:g}]",
-        "structures = " + json.dumps([p.get("label") or p["system"] for p in preset["parents"]]),
+        "structures = " + json.dumps([Parent(**p).name for p in preset["parents"]]),
         "notes = "
         + json.dumps(
             "closest pairs seen in training (Å): "
@@ -501,7 +628,7 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
         active["floor_A"] = preset.pod.zbl_outer
     for r in range(1, preset.active.rounds + 1):
         probe = wf.add(
-            distill_probe(fit, parent_paths, active, r, preset.seed),
+            distill_probe(fit, parent_paths, active, r, preset.seed, parents),
             f"probe-{r}",
         ).output
         probes.append(probe)

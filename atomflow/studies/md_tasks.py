@@ -173,7 +173,7 @@ def ion_transport(
 
 @task(version="1")
 def relax_positions(
-    structure: Structure, potential: dict, ftol: float = 1e-3, max_iter: int = 2000
+    structure: Structure, potential: dict, ftol: float = 0.02, max_iter: int = 500
 ) -> Structure:
     """Minimise atom positions at a fixed cell before MD (an ideal built cell can start hot).
 

@@ -1,0 +1,89 @@
+"""Parent cells of a fit that are not a bare builder call: a catalogue crystal (K bcc) in a
+supercell, and atoms added into the emptiest spots of a cell (K-rich alloys)."""
+
+import numpy as np
+import pytest
+from pymatgen.io.ase import AseAtomsAdaptor
+
+from atomflow.distill.dataset import pair_min_distances
+from atomflow.distill.workflow import Parent, build_parent
+from atomflow.structures import build_system
+from atomflow.structures.reference import load_reference
+
+
+def test_reference_parent_is_the_catalogue_crystal_repeated():
+    s = build_parent(Parent(reference="k_bcc", supercell=[3, 3, 3], mobile="K"))
+    ref = load_reference("k_bcc")
+    assert len(s) == 27 * len(ref) == 54
+    assert s.composition.reduced_formula == "K"
+    assert s.lattice.abc == pytest.approx([3 * ref.lattice.a] * 3)
+    assert Parent(reference="k_bcc").name == "k_bcc"
+
+
+def test_added_atoms_go_into_open_space_and_are_reproducible():
+    p = Parent(system="bisnsb", params={"supercell": [3, 3, 1], "seed": 1}, add={"K": 4}, label="x")
+    s = build_parent(p, seed=0)
+    host = build_system("bisnsb", supercell=[3, 3, 1], seed=1)[0].structure
+    assert s.composition["K"] == 4 and len(s) == len(host) + 4
+    assert s.lattice.abc == pytest.approx(host.lattice.abc)
+    # far from every host atom: not on top of one (host bonds are 2.99 Å)
+    closest = pair_min_distances([AseAtomsAdaptor.get_atoms(s)])
+    assert min(d for pair, d in closest.items() if "K" in pair.split("-")) > 2.2
+    again = build_parent(p, seed=0)
+    assert np.allclose(s.cart_coords, again.cart_coords)
+    assert p.name == "x"
+
+
+def test_parent_needs_exactly_one_source():
+    with pytest.raises(ValueError, match="exactly one"):
+        Parent(system="bisnsb", reference="k_bcc")
+    with pytest.raises(ValueError, match="exactly one"):
+        Parent(mobile="K")
+    with pytest.raises(ValueError, match="params go with system"):
+        Parent(reference="k_bcc", params={"supercell": [2, 2, 2]})
+
+
+def test_close_contacts_reach_soft_metals_with_a_wider_cutoff():
+    """bcc K's nearest neighbours sit at 4.6 Å: beyond the default 4 Å contact search."""
+    from atomflow.distill.seeds import SeedPlan, make_seeds
+
+    k = AseAtomsAdaptor.get_atoms(build_parent(Parent(reference="k_bcc", supercell=[2, 2, 2])))
+    kinds = {
+        cutoff: [
+            f
+            for f in make_seeds(
+                k,
+                SeedPlan(
+                    strained=0,
+                    rattled=0,
+                    compressed=0,
+                    close_contacts=2,
+                    contact_cutoff_A=cutoff,
+                ),
+                seed=1,
+            )
+        ]
+        for cutoff in (4.0, 5.0)
+    }
+    assert not kinds[4.0]
+    assert len(kinds[5.0]) == 2
+    for f in kinds[5.0]:
+        assert f.info["config_type"] == "close contact"
+        d = f.get_all_distances(mic=True)[np.triu_indices(len(f), 1)]
+        assert 0.75 * 4.614 < d.min() < 0.97 * 4.614  # pushed to 80-95 %, rattled
+
+
+def test_relax_path_runs_from_the_parent_to_the_relaxed_cell():
+    """Active learning for the lattice: frames between a parent and the fit's relaxed cell."""
+    from atomflow.distill.workflow import ActiveSettings, relax_path
+
+    start = build_parent(Parent(reference="k_bcc", supercell=[2, 2, 2]))
+    end = start.copy()
+    end.scale_lattice(start.volume * 0.9**3)  # the fit's (wrong) minimum: 10 % smaller
+    end.translate_sites([0], [0.02, 0.0, 0.0])
+    frames = relax_path(start, end, 4, np.random.default_rng(0))
+    assert len(frames) == 4 and all(f.info["config_type"] == "relax path" for f in frames)
+    a = [f.cell.lengths()[0] for f in frames]
+    assert np.all(np.diff(a) < 0) and a[-1] == pytest.approx(end.lattice.a)
+    assert [len(f) for f in frames] == [len(start)] * 4
+    assert ActiveSettings(temperatures_K=[450]).relax_frames == 0  # off unless asked
