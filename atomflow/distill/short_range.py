@@ -73,6 +73,22 @@ def pair_scans(
     return out
 
 
+def follows_labeller(
+    fit_dE: Sequence[float],
+    labeller_dE: Sequence[float],
+    fractions: Sequence[float] = FRACTIONS,
+    wall: float = 0.75,
+    tolerance_eV: float = 1.0,
+) -> bool:
+    """True when the fit stays within ``tolerance_eV`` (or 25 %) of the labeller inside the
+    wall, or above it: a pair that really binds closer (N-N towards a pernitride) is not a
+    hole if the labeller binds it too."""
+    for f, ours, ref in zip(sorted(fractions), fit_dE, labeller_dE, strict=True):
+        if f <= wall and ours < ref - max(tolerance_eV, 0.25 * abs(ref)):
+            return False
+    return True
+
+
 def relax_probe(potential, parent: Atoms, floor: float = 0.6, rattle_A: float = 0.1, seed: int = 0):
     """Minimise a rattled ``parent`` with ``potential``; ``ok`` when no pair collapsed."""
     from pymatgen.io.ase import AseAtomsAdaptor

@@ -434,7 +434,7 @@ def distill_gate(
     return {"stable_nvt": stable, "workdir": str(work)}
 
 
-@task(version="9")
+@task(version="10")
 def distill_validate(
     fit: dict,
     splits: list[dict],
@@ -487,7 +487,7 @@ def distill_validate(
 
 def _short_range(structures: list[Structure], pot, lab, names: list[str]) -> dict:
     """Pair scans (fit and labeller) and a relaxation probe per parent: no energy holes."""
-    from atomflow.distill.short_range import pair_scans, relax_probe
+    from atomflow.distill.short_range import follows_labeller, pair_scans, relax_probe
 
     def fit_energies(frames):
         return [a.get_potential_energy() for a in evaluate_potential(pot, frames)]
@@ -502,6 +502,8 @@ def _short_range(structures: list[Structure], pot, lab, names: list[str]) -> dic
         theirs = pair_scans(labeller_energies, atoms)
         for pair, scan in ours.items():
             scan["labeller_dE_eV"] = theirs[pair]["dE_eV"]
+            scan["repulsive"] = scan["ok"]
+            scan["ok"] = scan["ok"] or follows_labeller(scan["dE_eV"], scan["labeller_dE_eV"])
         out[name] = {"pairs": ours, "relax_probe": relax_probe(pot, atoms)}
     return out
 

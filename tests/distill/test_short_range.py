@@ -43,3 +43,12 @@ def test_a_hole_below_the_bond_is_flagged():
 def test_fractions_must_end_at_the_bond():
     with pytest.raises(ValueError, match=r"end at 1\.0"):
         pair_scans(lambda f: [0.0] * len(f), bulk("Cu", "fcc", a=3.6), fractions=(0.5, 0.9))
+
+
+def test_a_dip_the_labeller_shares_is_not_a_hole():
+    from atomflow.distill.short_range import follows_labeller
+
+    labeller = [-40.0, -3.0, 0.2, 0.8, 0.5, 0.2, 0.0]  # N-N pulled towards a pernitride bond
+    assert follows_labeller([-39.0, -2.5, 0.3, 0.9, 0.5, 0.2, 0.0], labeller)
+    assert not follows_labeller([-400.0, -2.5, 0.3, 0.9, 0.5, 0.2, 0.0], labeller)
+    assert not follows_labeller([-5.0, 1.0, 1.0, 1.0, 0.5, 0.2, 0.0], [30, 9, 4, 2, 1, 0.3, 0])
