@@ -183,10 +183,12 @@ def relax_positions(
     from atomflow.md.minimize import relax
     from atomflow.structures.checks import min_distances
 
-    before = min_distances(structure)
+    cutoff = 6.0  # pairs farther apart than this before (K-K in bcc K: 4.6 Å) count as 6 Å
+    before = min_distances(structure, cutoff)
     result = relax(structure, get_potential(potential["name"]), None, ftol=ftol, max_iter=max_iter)
-    after = min_distances(result.structure)
-    collapsed = {k: v for k, v in after.items() if k in before and v < 0.6 * before[k]}
+    after = min_distances(result.structure, cutoff)
+    before = {k: before.get(k, cutoff) for k in after}
+    collapsed = {k: v for k, v in after.items() if v < 0.6 * before[k]}
     if collapsed or not np.isfinite(result.energy_eV):
         pairs = ", ".join(f"{k} {v:.2f} Å (was {before[k]:.2f})" for k, v in collapsed.items())
         raise ValueError(
