@@ -82,7 +82,7 @@ def acceptance(summary: dict) -> dict[str, bool]:
     errors = summary.get("heldout_excluding_blowups") or summary
     lattice = summary["lattice"].values()
     sr = summary.get("short_range") or {}
-    return {
+    verdicts = {
         "force_rmse_le_0.10_eV_A": errors["force_rmse_eV_A"] <= 0.10,
         "energy_rmse_le_3_meV_atom": errors["energy_rmse_meV_atom"] <= 3.0,
         "stable_nvt_all": all(g["ok"] for g in summary["stable_nvt"]),
@@ -96,11 +96,13 @@ def acceptance(summary: dict) -> dict[str, bool]:
             abs(x) <= 3 for v in lattice for x in v.get("vs_experiment_pct", {}).values()
         ),
         "speedup_ge_30": summary["speedup_vs_labeller"] >= 30,
-        "short_range_repulsive": all(
-            scan["ok"] for p in sr.values() for scan in p["pairs"].values()
-        ),
-        "relax_probe_no_collapse": all(p["relax_probe"]["ok"] for p in sr.values()),
     }
+    if sr:  # reports made before the short-range checks existed have no such entry
+        verdicts["short_range_repulsive"] = all(
+            scan["ok"] for p in sr.values() for scan in p["pairs"].values()
+        )
+        verdicts["relax_probe_no_collapse"] = all(p["relax_probe"]["ok"] for p in sr.values())
+    return verdicts
 
 
 def _short_range_lines(short_range: dict) -> list[str]:
