@@ -46,6 +46,9 @@ import numpy as np
 from atomflow.analysis.diffusion import fit_diffusivity
 from atomflow.analysis.regions import Cylinder, membership, region_msd
 from atomflow.errors import InputError
+from atomflow.studies.numbers import fmt as _fmt
+from atomflow.studies.numbers import mean_err as _mean_err
+from atomflow.studies.numbers import verdict as _verdict
 
 ALLOY = ("Bi", "Sn", "Sb")
 MODEL_KEYS = {
@@ -440,17 +443,6 @@ def analyse_model(
 # ---------------------------------------------------------------- report
 
 
-def _mean_err(values: list[float], errors: list[float]) -> tuple[float, float]:
-    """Mean over configurations; error: the larger of their scatter and their own errors."""
-    v = np.asarray(values, float)
-    e = np.asarray(errors, float)
-    if len(v) == 1:
-        return float(v[0]), float(e[0])
-    within = float(np.sqrt(np.sum(e**2)) / len(v))
-    between = float(np.std(v, ddof=1) / np.sqrt(len(v)))
-    return float(v.mean()), max(within, between)
-
-
 def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
     """One row per model (edge, control, ...) over its disorder configurations."""
     by: dict[str, list[dict]] = {}
@@ -527,14 +519,6 @@ def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _verdict(diff: float | None, err: float | None, expected_sign: int) -> str:
-    if diff is None or err is None or not math.isfinite(diff):
-        return "not computed"
-    if abs(diff) <= 2 * err:
-        return "not resolved"
-    return "yes" if np.sign(diff) == expected_sign else "no"
 
 
 def findings(rows: list[dict], hardly_A: float, min_depth: float = 2.0) -> list[dict[str, Any]]:
@@ -680,14 +664,6 @@ def write_bisnsb_report(
     (workdir / "report.json").write_text(json.dumps(report, indent=1, default=float))
     (workdir / "report.md").write_text(markdown(report))
     return report
-
-
-def _fmt(v: float | None, err: float | None = None, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    if err is None or not math.isfinite(err):
-        return f"{v:.{digits}g}"
-    return f"{v:.{digits}g} ± {err:.2g}"
 
 
 def markdown(report: dict[str, Any]) -> str:

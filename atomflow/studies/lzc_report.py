@@ -23,19 +23,12 @@ import numpy as np
 
 from atomflow.analysis.arrhenius import fit_arrhenius
 from atomflow.analysis.transport import nernst_einstein
+from atomflow.studies.numbers import deviation_pct as _dev
+from atomflow.studies.numbers import fmt as _fmt
+from atomflow.studies.numbers import mean_err as _mean_err
+from atomflow.studies.numbers import verdict as _verdict
 
 PAPER_KEYS = ("lattice", "Ea_eV", "sigma_RT_mS_cm")
-
-
-def _mean_err(values: list[float], errors: list[float]) -> tuple[float, float]:
-    """Mean over configurations; error: the larger of their scatter and their own errors."""
-    v = np.asarray(values, float)
-    e = np.asarray(errors, float)
-    if len(v) == 1:
-        return float(v[0]), float(e[0])
-    within = float(np.sqrt(np.nansum(e**2)) / len(v))
-    between = float(np.std(v, ddof=1) / np.sqrt(len(v)))
-    return float(v.mean()), max(within, between)
 
 
 def _by_x(xs: list[float], items: list[dict]) -> dict[float, list[dict]]:
@@ -149,10 +142,6 @@ def paper_values(reference: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _dev(ours: float | None, ref: float) -> float | None:
-    return None if ours is None else 100.0 * (ours - ref) / ref
-
-
 def comparison_rows(rows: list[dict], paper: dict[str, Any]) -> list[dict[str, Any]]:
     """Ours beside the paper, per composition and quantity, with the deviation in %."""
     out = []
@@ -191,14 +180,6 @@ def _cmp(x: float, quantity: str, ours, err, ref) -> dict[str, Any]:
         "paper": ref,
         "deviation_pct": _dev(ours, ref),
     }
-
-
-def _verdict(diff: float | None, err: float | None, expected_sign: int) -> str:
-    if diff is None or err is None or not math.isfinite(diff):
-        return "not computed"
-    if abs(diff) <= 2 * err:
-        return "not resolved"
-    return "yes" if np.sign(diff) == expected_sign else "no"
 
 
 def trends(rows: list[dict], paper: dict[str, Any]) -> list[dict[str, Any]]:
@@ -291,14 +272,6 @@ def write_lzc_report(
     (workdir / "report.json").write_text(json.dumps(report, indent=1, default=float))
     (workdir / "report.md").write_text(markdown(report))
     return report
-
-
-def _fmt(v: float | None, err: float | None = None, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "n/a"
-    if err is None or not math.isfinite(err):
-        return f"{v:.{digits}g}"
-    return f"{v:.{digits}g} ± {err:.2g}"
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -7,7 +7,6 @@ percentage deviation and our error bar, and the report says which checks pass.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +14,8 @@ import numpy as np
 
 from atomflow.analysis.arrhenius import fit_arrhenius
 from atomflow.analysis.plots import plot_arrhenius
-
-
-def _dev(ours: float, ref: float) -> float:
-    return 100.0 * (ours - ref) / ref
-
-
-def _fmt(value: float | None, err: float | None = None, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if err is None or math.isnan(err):
-        return f"{value:.{digits}g}"
-    return f"{value:.{digits}g} ± {err:.2g}"
+from atomflow.studies.numbers import deviation_pct as _dev
+from atomflow.studies.numbers import fmt as _fmt
 
 
 def arrhenius_table(diffusion: list[dict], species: str) -> tuple[list[dict], dict]:

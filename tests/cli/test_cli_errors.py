@@ -50,7 +50,7 @@ CASES = {
     ),
     "unknown_system": (
         lambda t: edited(t, 'system = "li3n"', 'system = "unobtainium"'),
-        "study.system: unknown system 'unobtainium'; known: li3n",
+        "study.system: unknown system 'unobtainium'; known: bisnsb_k, li2zrcl6_n, li3n",
     ),
     "missing_file": (lambda t: t / "nope.toml", "no workflow file"),
     "missing_potential": (

@@ -1,0 +1,41 @@
+"""Small number helpers shared by the study reports: averaging, deviations, verdicts, text."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def mean_err(values: list[float], errors: list[float]) -> tuple[float, float]:
+    """Mean over configurations; error: the larger of their scatter and their own errors."""
+    v = np.asarray(values, float)
+    e = np.asarray(errors, float)
+    if len(v) == 1:
+        return float(v[0]), float(e[0])
+    within = float(np.sqrt(np.nansum(e**2)) / len(v))
+    between = float(np.std(v, ddof=1) / np.sqrt(len(v)))
+    return float(v.mean()), max(within, between)
+
+
+def deviation_pct(ours: float | None, ref: float) -> float | None:
+    """100 (ours − ref) / ref, or None when there is no value of ours."""
+    return None if ours is None else 100.0 * (ours - ref) / ref
+
+
+def verdict(diff: float | None, err: float | None, expected_sign: int) -> str:
+    """ "yes"/"no" when ``diff`` has (not) the expected sign beyond 2σ, else "not resolved"."""
+    if diff is None or err is None or not math.isfinite(diff):
+        return "not computed"
+    if abs(diff) <= 2 * err:
+        return "not resolved"
+    return "yes" if np.sign(diff) == expected_sign else "no"
+
+
+def fmt(value: float | None, err: float | None = None, digits: int = 4) -> str:
+    """``value ± err`` for tables; "n/a" for a missing or non-finite value."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if err is None or not math.isfinite(err):
+        return f"{value:.{digits}g}"
+    return f"{value:.{digits}g} ± {err:.2g}"
