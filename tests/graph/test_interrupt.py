@@ -24,10 +24,14 @@ def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
     )
     (tmp_path / "runner.py").write_text(
         textwrap.dedent(f"""
+        import signal
         import sys
         from atomflow.graph import Workflow, run_workflow
         from sleepy_tasks import nap
 
+        # a terminal's foreground process has Ctrl-C's default handler; a test suite started
+        # in the background (`make test &`) passes SIGINT down as ignored, so restore it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         seconds = float(sys.argv[1])
         wf = Workflow(name="naps")
         wf.add(nap(0.0, 0), "quick")
