@@ -67,7 +67,7 @@ def relax(
             )
             lmp.command(f"fix relax all box/relax {spec} vmax 0.001")
         lmp.command("min_style cg")
-        for _ in range(3):  # box/relax needs restarts to converge the cell
+        for _ in range(3 if cell else 1):  # box/relax needs restarts to converge the cell
             lmp.command(f"minimize {etol} {ftol} {max_iter} {10 * max_iter}")
         relaxed, forces = _snapshot(lmp, structure)
         return Relaxed(
