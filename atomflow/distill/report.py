@@ -137,6 +137,28 @@ def _short_range_lines(short_range: dict) -> list[str]:
     return [*lines, ""]
 
 
+def _core_lines(core: dict) -> list[str]:
+    """The fitted repulsive core, per pair (see atomflow.distill.core)."""
+    if not core:
+        return []
+    lines = [
+        "## Repulsive core",
+        "",
+        "A pair term, zero above the closest approach of each pair in training (r_on), fitted "
+        "on closing paths in the parents so that fit + core rises at every step from r_on "
+        "to the floor, 0.35 r_on by default (core.table, core.json).",
+        "",
+        "| pair | r_on (Å) | paths | rise fitted to the fit's falls (eV) | core at floor (eV) |",
+        "|---|---|---|---|---|",
+    ]
+    for pair, c in core.items():
+        lines.append(
+            f"| {pair} | {c['r_on_A']:.2f} | {c['paths']} | {sum(c['rises_eV']):.3g} | "
+            f"{c['wall_at_floor_eV']:.3g} |"
+        )
+    return [*lines, ""]
+
+
 def write_report(
     out: Path,
     work: Path,
@@ -203,6 +225,7 @@ def write_report(
             for r, p in enumerate(probes)
         ],
         "training_pair_min_A": fit["pair_min_A"],
+        "core": fit.get("core") or {},
         "data_sha256": fit["data_hash"],
         "preset": preset,
     }
@@ -237,6 +260,7 @@ def write_report(
         ),
         "",
         *_short_range_lines(summary["short_range"]),
+        *_core_lines(summary["core"]),
         "## Lattice (relaxed, 0 K)",
         "",
         "| phase | quantity | fit | labeller | fit vs labeller (%) | experiment | fit vs exp (%) |",

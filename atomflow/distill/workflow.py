@@ -1,9 +1,10 @@
 """The distillation recipe (TOML, quick and full presets) and its workflow graph.
 
 Graph: parents → seeds → label → split → fit₀ → [probe MD → label → split → fitₖ] × rounds
-→ validate (held-out errors, lattice and phonons against the labeller, stability gate,
-speed) → package (a registry folder with its report). Every node is cached in the store, so
-an interrupted fit resumes, and a cluster runs it like any other workflow.
+→ core (a fitted repulsive pair term below the closest trained approaches) → gate →
+validate (held-out errors, lattice and phonons against the labeller, short-range safety,
+speed) → package (a registry folder with its report). Every node is cached in the store,
+so an interrupted fit resumes, and a cluster runs it like any other workflow.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from atomflow.distill import dataset, explore, validate
+from atomflow.distill.core import CoreSettings, add_core, fit_core
 from atomflow.distill.labellers import evaluate_potential, get_labeller
 from atomflow.distill.pod import PODSettings, fit_pod
 from atomflow.distill.seeds import SeedPlan, make_seeds
@@ -104,6 +106,7 @@ class DistillPreset(_Strict):
     parents: list[Parent] = Field(min_length=1)
     seeds: SeedPlan = SeedPlan()
     pod: PODSettings = PODSettings()
+    core: CoreSettings = CoreSettings()
     active: ActiveSettings
     gate: GateSettings
     phonons: bool = True
@@ -392,6 +395,34 @@ def distill_probe(
 
 
 @task(version="1")
+def distill_core(
+    fit: dict, parent_paths: list[str], core: dict, workdir: Path | None = None
+) -> dict:
+    """The final fit plus a repulsive core fitted on closing paths in the parents
+    (:mod:`atomflow.distill.core`); the same ``fit`` record, pointing at the new folder."""
+    from atomflow.potentials import get_potential
+
+    settings = CoreSettings(**core)
+    folder = Path(workdir) / "potential"
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(fit["folder"], folder, ignore=shutil.ignore_patterns("train", "baseline"))
+    pot = get_potential(str(folder))
+
+    def energies_of(frames):
+        from atomflow.md.batch import BatchEvaluator
+
+        with BatchEvaluator(AseAtomsAdaptor.get_structure(frames[0]), pot) as ev:
+            return [ev.evaluate(f.positions).energy_eV for f in frames]
+
+    parents = [AseAtomsAdaptor.get_atoms(s) for s in _read_structures(parent_paths)]
+    cores = fit_core(energies_of, parents, pot.elements, fit["pair_min_A"], settings)
+    add_core(folder, cores)
+    get_potential(str(folder))  # must load
+    return {**fit, "folder": str(folder), "core": cores}
+
+
+@task(version="1")
 def distill_gate(
     fit: dict,
     parent_paths: list[str],
@@ -542,7 +573,7 @@ def _phonons(structure: Structure, pot, lab, work: Path) -> dict:
     }
 
 
-@task(version="3")
+@task(version="4")
 def distill_package(
     fit: dict,
     validation: dict,
@@ -561,7 +592,9 @@ def distill_package(
         shutil.rmtree(out)
     src = Path(fit["folder"])
     out.mkdir(parents=True)
-    for f in ("param.pod", "coefficients.pod"):
+    from atomflow.potentials import get_potential
+
+    for f in get_potential(str(src)).files:
         shutil.copy2(src / f, out / f)
     data = out / "data"
     data.mkdir()
@@ -580,7 +613,11 @@ def distill_package(
         f"description = {json.dumps(header.get('description', ''))}",
         *toml,
         'citation = "atomflow distill: POD (Nguyen & Rohskopf, J. Comput. Phys. 480, 112030, '
-        "2023) on a ZBL baseline, fitted to " + lab["labeller"] + ' labels"',
+        "2023) on a ZBL baseline"
+        + (" with a fitted repulsive core" if fit.get("core") else "")
+        + ", fitted to "
+        + lab["labeller"]
+        + ' labels"',
         'report = "report.md"',
         "",
         "[provenance]",
@@ -601,8 +638,6 @@ def distill_package(
         ),
     ]
     (out / "potential.toml").write_text("\n".join(toml) + "\n")
-    from atomflow.potentials import get_potential
-
     get_potential(str(out))  # the package must load
     return {"folder": str(out), "report": str(report)}
 
@@ -625,7 +660,8 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
     ]
     fit = wf.add(distill_fit(list(splits), header.elements, pods, header.name), "fit-0").output
     probes = []
-    active = preset.active.model_dump()
+    # without "rounds": a recipe given more rounds reuses the rounds already done
+    active = preset.active.model_dump(exclude={"rounds"})
     if active["floor_A"] is None:
         active["floor_A"] = preset.pod.zbl_outer
     for r in range(1, preset.active.rounds + 1):
@@ -646,6 +682,8 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
         fit = wf.add(
             distill_fit(list(splits), header.elements, pods, header.name), f"fit-{r}"
         ).output
+    if preset.core.enabled:
+        fit = wf.add(distill_core(fit, parent_paths, preset.core.model_dump()), "core").output
     gate = wf.add(
         distill_gate(fit, parent_paths, parents, preset.gate.model_dump(), preset.seed), "gate"
     ).output

@@ -139,6 +139,22 @@ def test_recipes_validate_and_errors_name_the_key(tmp_path):
         load_recipe(bad, "quick")
 
 
+def test_more_rounds_reuse_the_rounds_done_and_the_core_follows_the_last_fit():
+    from atomflow.distill.workflow import build_workflow
+
+    header, settings = load_recipe(data_dir("workflows") / "potentials" / "li3n-pod.toml", "quick")
+    more = settings.model_copy(
+        update={"active": settings.active.model_copy(update={"rounds": settings.active.rounds + 1})}
+    )
+    few, many = build_workflow(header, settings), build_workflow(header, more)
+    a, b = few.identities(), many.identities()
+    last = f"fit-{settings.active.rounds}"
+    assert all(a[k] == b[k] for k in a if k.startswith(("probe", "label", "split", "fit")))
+    assert a[last] == b[last] and f"fit-{settings.active.rounds + 1}" in b
+    assert a["core"] != b["core"]  # fitted on the new last fit
+    assert "core" in few.graph().successors(last) and "gate" in few.graph().successors("core")
+
+
 def test_fit_command_explains_a_missing_recipe_and_a_missing_preset(tmp_path):
     from typer.testing import CliRunner
 
