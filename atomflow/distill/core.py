@@ -34,7 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from atomflow.errors import InputError
 
 TABLE = "core.table"
-TABLE_POINTS = 4000
+TABLE_POINTS = 4000  # LAMMPS's interpolation table
+FILE_POINTS = 2000  # rows per pair in core.table (spline-interpolated by LAMMPS)
 
 
 class CoreSettings(BaseModel):
@@ -164,7 +165,7 @@ def fit_core(
     return out
 
 
-def write_table(path: Path, cores: dict[str, dict], points: int = TABLE_POINTS) -> Path:
+def write_table(path: Path, cores: dict[str, dict], points: int = FILE_POINTS) -> Path:
     """A ``pair_style table`` file with one section per pair (keyword = the pair); the
     fitted parameters go in ``core.json`` beside it."""
     lines = ["# atomflow repulsive core, one section per element pair; see core.json"]
@@ -173,7 +174,7 @@ def write_table(path: Path, cores: dict[str, dict], points: int = TABLE_POINTS) 
         r = np.linspace(0.02 * r_on, r_on, points)
         e, f = core_energy_force(r, c)
         lines += ["", pair, f"N {points} R {r[0]:.10g} {r_on:.10g}", ""]
-        lines += [f"{k + 1} {r[k]:.10g} {e[k]:.12g} {f[k]:.12g}" for k in range(points)]
+        lines += [f"{k + 1} {r[k]:.9g} {e[k]:.9g} {f[k]:.9g}" for k in range(points)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
