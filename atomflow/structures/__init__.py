@@ -9,6 +9,7 @@ system          builder                                        what
                                                                K on top, or the control
 ``crncn-crn``   :func:`crncn_crn.build_crncn_crn`              Cr2(NCN)3/CrN interface (+ Li)
 ``mo2n-wn``     :func:`mo2n_wn.build_mo2n_wn`                  γ-Mo2N/δ-WN interface (+ Li)
+``mo2n``        :func:`mo2n_wn.build_mo2n`                     ordered γ-Mo2N bulk
 ``li3n``        :func:`li3n.build_li3n_result`                 α-Li3N supercell (+ Li vacancies)
 =============== ============================================== =================================
 
@@ -35,6 +36,7 @@ SYSTEMS = {
     "bisnsb-slab": "atomflow.structures.bisnsb:build_bisnsb_slab",
     "crncn-crn": "atomflow.structures.crncn_crn:build_crncn_crn",
     "mo2n-wn": "atomflow.structures.mo2n_wn:build_mo2n_wn",
+    "mo2n": "atomflow.structures.mo2n_wn:build_mo2n",
     "li3n": "atomflow.structures.li3n:build_li3n_result",
 }
 

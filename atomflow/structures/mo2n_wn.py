@@ -54,6 +54,15 @@ def ordered_mo2n(a: float | None = None) -> tuple[Structure, dict]:
     return s, info
 
 
+def build_mo2n(a: float | None = None, supercell: tuple[int, int, int] = (1, 1, 1)) -> BuildResult:
+    """Ordered γ-Mo2N bulk (the lowest-Ewald N ordering), repeated ``supercell`` times: a
+    parent for fits and bulk runs, where the catalogue's cell has N at half occupancy."""
+    s, info = ordered_mo2n(a)
+    s = s * tuple(int(v) for v in supercell)
+    meta = {"system": "mo2n", "reference": "mo2n_gamma", "supercell": list(supercell), **info}
+    return BuildResult(s, meta, {"ordered": {"ok": s.is_ordered}})
+
+
 def bulk_wn() -> Structure:
     """δ-WN unit cell (W1 N1)."""
     return load_reference("wn_delta")

@@ -94,3 +94,14 @@ def test_li_placement_reproducible_from_seed():
     a = build_mo2n_wn(n_li=2, li_selection="random", seed=5, inplane_repeat=(2, 2))
     b = build_mo2n_wn(n_li=2, li_selection="random", seed=5, inplane_repeat=(2, 2))
     assert np.allclose(li_z(a), li_z(b))
+
+
+def test_ordered_mo2n_bulk_is_a_whole_mo2n_cell_for_fits():
+    """The catalogue's γ-Mo2N has N at half occupancy; the 'mo2n' builder orders it."""
+    from atomflow.structures import build_system
+
+    made = build_system("mo2n", supercell=[2, 2, 1])[0]
+    s = made.structure
+    assert s.is_ordered and s.composition.reduced_formula == "Mo2N"
+    assert len(s) == 48 and made.checks["ordered"]["ok"]
+    assert s.lattice.a / 2 == pytest.approx(4.163) and s.lattice.c / 2 == pytest.approx(4.163)
