@@ -52,6 +52,12 @@ class CoreSettings(BaseModel):
     unknown_onset: float = Field(
         0.75, gt=0, description="onset for pairs absent from training, x covalent sum"
     )
+    onset_min_A: dict[str, float] = Field(
+        default_factory=dict,
+        description="per pair ('N-N'): the onset is at least this, above the closest trained "
+        "approach; training frames closer than it then feel the core (a deliberate choice to "
+        "keep a pair apart where its close contacts only teach a cliff)",
+    )
 
 
 def pair_key(a: str, b: str) -> str:
@@ -82,13 +88,15 @@ def onsets(
     elements: Sequence[str], pair_min_A: dict[str, float], settings: CoreSettings
 ) -> dict[str, float]:
     """``r_on`` per element pair: its closest trained approach, or a fraction of the
-    covalent-radius sum for a pair the training data never brought within reach."""
+    covalent-radius sum for a pair the training data never brought within reach; never
+    below the settings' ``onset_min_A`` for the pair."""
     out = {}
     for i, a in enumerate(elements):
         for b in elements[i:]:
             key = pair_key(a, b)
             cov = covalent_radii[atomic_numbers[a]] + covalent_radii[atomic_numbers[b]]
-            out[key] = float(pair_min_A.get(key, settings.unknown_onset * cov))
+            onset = float(pair_min_A.get(key, settings.unknown_onset * cov))
+            out[key] = max(onset, settings.onset_min_A.get(key, 0.0))
     return out
 
 

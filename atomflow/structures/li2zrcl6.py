@@ -274,11 +274,33 @@ def _place_li(
     return occ
 
 
-def _dope(occ: np.ndarray, t: _Template, counts: list[int], rng) -> np.ndarray:
+def _dope(
+    occ: np.ndarray, t: _Template, counts: list[int], rng, n_min_distance: float = 0.0
+) -> np.ndarray:
+    """Put N on ``counts`` Cl1/Cl2/Cl3 sites at random; with ``n_min_distance`` > 0, one at a
+    time among the sites at least that far from every N placed so far."""
     occ = occ.copy()
+    placed: list[int] = []
     for lab, k in zip(("Cl1", "Cl2", "Cl3"), counts, strict=True):
-        if k:
-            occ[rng.choice(np.flatnonzero(t.kind == lab), size=k, replace=False)] = "N"
+        if not k:
+            continue
+        sites = np.flatnonzero(t.kind == lab)
+        if n_min_distance <= 0:
+            occ[rng.choice(sites, size=k, replace=False)] = "N"
+            continue
+        for _ in range(k):
+            free = sites[occ[sites] != "N"]
+            if placed:
+                d = t.lattice.get_all_distances(t.frac[free], t.frac[placed])
+                free = free[d.min(axis=1) >= n_min_distance]
+            if not len(free):
+                raise InputError(
+                    f"cannot place {sum(counts)} N at least {n_min_distance:g} Å apart in this "
+                    "supercell; lower n_min_distance_A or use a larger supercell"
+                )
+            pick = int(rng.choice(free))
+            occ[pick] = "N"
+            placed.append(pick)
     return occ
 
 
@@ -340,8 +362,12 @@ def build_li2zrcl6_ensemble(
     a: float | None = None,
     c: float | None = None,
     max_cells: int = 40,
+    n_min_distance_A: float = 0.0,
 ) -> list[BuildResult]:
     """``n_configs`` distinct ordered supercells of Li(2+2x)ZrCl(6-x)N(x).
+
+    ``n_min_distance_A`` > 0 keeps every two N at least that far apart (3.7 Å: no two N on
+    neighbouring anion sites); 0 places them independently.
 
     With ``ewald_samples = 0`` the configurations are successive random draws from ``seed``;
     otherwise ``ewald_samples`` draws are ranked by Ewald energy and the ``n_configs`` lowest
@@ -373,7 +399,7 @@ def build_li2zrcl6_ensemble(
     samples: list[tuple[float, np.ndarray]] = []
     seen: set[tuple] = set()
     for _ in range(draws if ewald_samples else 100 * n_configs):
-        occ = _dope(_order_cations(t, disorder, rng), t, counts, rng)
+        occ = _dope(_order_cations(t, disorder, rng), t, counts, rng, n_min_distance_A)
         occ = _place_li(occ, 2 * n_n, t, m if li_placement == "ewald" else None, rng)
         key = tuple(occ)
         if key in seen:
@@ -402,6 +428,7 @@ def build_li2zrcl6_ensemble(
             "config_index": rank,
             "disorder": disorder,
             "li_placement": li_placement,
+            "n_min_distance_A": n_min_distance_A,
             "ewald_samples": ewald_samples,
             "ewald_energy_eV": None if np.isnan(energy) else energy,
             "n_N": n_n,

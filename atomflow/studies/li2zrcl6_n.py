@@ -40,6 +40,11 @@ class LZCStructure(Strict):
     )
     configs: int = Field(1, ge=1, description="disorder configurations per composition")
     li_placement: str = "ewald"
+    n_min_distance_A: float = Field(
+        0.0,
+        ge=0,
+        description="keep every two N at least this far apart (0: independent placement)",
+    )
 
 
 class LZCPreset(Strict):
@@ -92,10 +97,17 @@ def lzc_structure(
     li_placement: str = "ewald",
     a: float | None = None,
     c: float | None = None,
+    n_min_distance_A: float = 0.0,
 ) -> Structure:
     """One ordered Li(2+2x)ZrCl(6-x)N(x) supercell (optionally at given a, c)."""
     result = build_li2zrcl6(
-        x, supercell=tuple(supercell), seed=seed, li_placement=li_placement, a=a, c=c
+        x,
+        supercell=tuple(supercell),
+        seed=seed,
+        li_placement=li_placement,
+        a=a,
+        c=c,
+        n_min_distance_A=n_min_distance_A,
     )
     return result.structure
 
@@ -120,8 +132,10 @@ def build_workflow(
         for k in range(n_cfg):
             tag = _label(x, k, n_cfg)
             seed = preset.seed + 100 * i + k
+            st = preset.structure
             built = wf.add(
-                lzc_structure(x, sc, seed, preset.structure.li_placement), f"structure-{tag}"
+                lzc_structure(x, sc, seed, st.li_placement, n_min_distance_A=st.n_min_distance_A),
+                f"structure-{tag}",
             )
             npt_p = md_protocol(
                 preset.npt,
@@ -139,7 +153,9 @@ def build_workflow(
                 continue
             lat = npt["lattice"]
             nvt_cell = wf.add(
-                lzc_structure(x, sc, seed, preset.structure.li_placement, lat["a"], lat["c"]),
+                lzc_structure(
+                    x, sc, seed, st.li_placement, lat["a"], lat["c"], st.n_min_distance_A
+                ),
                 f"structure-{tag}-npt-cell",
             )
             nvt_start = wf.add(relax_positions(nvt_cell.output, pot), f"relax-{tag}-npt-cell")

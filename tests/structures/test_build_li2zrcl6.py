@@ -126,3 +126,22 @@ def test_unreachable_x_names_reachable_values():
     with pytest.raises(InputError, match="multiple of 100 cells"):
         choose_supercell(0.13)
     assert reachable_x(20)[:3] == [0.0, 0.016667, 0.033333]
+
+
+def test_n_can_be_kept_off_neighbouring_anion_sites():
+    """With n_min_distance_A every two N are at least that far apart (random placement puts
+    neighbours at 3.66 Å in this cell); the composition and the site weights are unchanged;
+    an impossible request says what to change."""
+    from atomflow.errors import InputError
+    from atomflow.structures import build_system
+    from atomflow.structures.checks import min_distances
+
+    free = build_system("li2zrcl6", x=0.2, seed=1)[0]
+    apart = build_system("li2zrcl6", x=0.2, seed=1, n_min_distance_A=4.0)[0]
+    assert min_distances(free.structure, 7.0)["N-N"] < 4.0
+    assert min_distances(apart.structure, 7.0)["N-N"] >= 4.0
+    assert apart.structure.composition == free.structure.composition
+    assert apart.metadata["n_N_per_site"] == free.metadata["n_N_per_site"]
+    assert apart.metadata["n_min_distance_A"] == 4.0
+    with pytest.raises(InputError, match="n_min_distance_A"):
+        build_system("li2zrcl6", x=0.25, seed=1, n_min_distance_A=12.0)
