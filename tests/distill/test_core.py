@@ -79,6 +79,8 @@ def test_pairs_never_seen_in_training_get_a_covalent_onset():
     assert r_on["Li-N"] == 1.4
     assert r_on["N-N"] == pytest.approx(0.75 * 2 * 0.71)
     assert r_on["Li-Li"] == pytest.approx(0.75 * 2 * 1.28)
+    lifted = onsets(["Li", "N"], {"Li-N": 1.4, "N-N": 1.3}, CoreSettings(onset_min_A={"N-N": 2.5}))
+    assert lifted["N-N"] == 2.5 and lifted["Li-N"] == 1.4  # only where asked, never lowered
 
 
 def test_lammps_reads_the_core_table(tmp_path):
