@@ -78,8 +78,11 @@ def _plots(out: Path, work: Path, validation: dict) -> list[str]:
 
 
 def acceptance(summary: dict) -> dict[str, bool]:
-    """The issue's acceptance criteria, checked on a report (errors without blow-up frames)."""
-    errors = summary.get("heldout_excluding_blowups") or summary
+    """The issue's acceptance criteria, checked on a report: errors without blow-up frames,
+    and without frames where the repulsive core acts when the fit has one."""
+    errors = (
+        summary.get("heldout_outside_core") or summary.get("heldout_excluding_blowups") or summary
+    )
     lattice = summary["lattice"].values()
     sr = summary.get("short_range") or {}
     verdicts = {
@@ -193,6 +196,7 @@ def write_report(
         "energy_rmse_meV_atom": validation["energy_rmse_meV_atom"],
         "n_test": validation["n_test"],
         "heldout_excluding_blowups": validation.get("heldout_excluding_blowups"),
+        "heldout_outside_core": validation.get("heldout_outside_core"),
         "n_train": fit["n_train"],
         "n_dropped_blowup_frames": sum(s.get("n_dropped", 0) for s in splits),
         "lattice": lattice,
@@ -256,6 +260,16 @@ def write_report(
                 f"{cap['energy_rmse_meV_atom']:.2f} meV/atom, {cap['force_rmse_eV_A']:.3f} eV/Å | |"
             ]
             if (cap := validation.get("heldout_excluding_blowups")) and cap["n_excluded"]
+            else []
+        ),
+        *(
+            [
+                f"| outside the repulsive core ({oc['n_inside_core']} frame(s) with a pair "
+                f"inside its onset left out, and blow-ups): energy, force (the acceptance "
+                f"numbers) | {oc['energy_rmse_meV_atom']:.2f} meV/atom, "
+                f"{oc['force_rmse_eV_A']:.3f} eV/Å | |"
+            ]
+            if (oc := validation.get("heldout_outside_core"))
             else []
         ),
         "",

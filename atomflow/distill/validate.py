@@ -63,6 +63,37 @@ def heldout_errors(potential: Potential, test: Sequence[Atoms], force_cap: float
     }
 
 
+def heldout_outside_core(
+    potential: Potential, test: Sequence[Atoms], cores: dict[str, dict], force_cap: float = 20.0
+) -> dict:
+    """Held-out RMSE over the frames where the fit is meant to follow its labeller: no pair
+    inside its repulsive core's onset (there the core departs from the labeller by design)
+    and labelled forces under ``force_cap``."""
+    from atomflow.distill.dataset import pair_min_distances
+
+    def inside(frame: Atoms) -> bool:
+        closest = pair_min_distances([frame], cutoff=max(c["r_on_A"] for c in cores.values()))
+        return any(d < cores[k]["r_on_A"] for k, d in closest.items() if k in cores)
+
+    flagged = [inside(f) for f in test]
+    keep = [
+        k
+        for k, f in enumerate(test)
+        if not flagged[k] and np.abs(f.get_forces()).max() <= force_cap
+    ]
+    errs = (np.nan, np.nan)
+    if keep:
+        kept = [test[k] for k in keep]
+        errs = _rmse(kept, evaluate_potential(potential, kept))
+    return {
+        "n_test": len(keep),
+        "n_inside_core": int(sum(flagged)),
+        "force_cap_eV_A": force_cap,
+        "energy_rmse_meV_atom": errs[0],
+        "force_rmse_eV_A": errs[1],
+    }
+
+
 def _lengths(structure: Structure, multiple: Sequence[int] = (1, 1, 1)) -> dict:
     lat = structure.lattice
     a, b, c = (x / m for x, m in zip(lat.abc, multiple, strict=True))

@@ -573,7 +573,7 @@ def _phonons(structure: Structure, pot, lab, work: Path) -> dict:
     }
 
 
-@task(version="4")
+@task(version="5")
 def distill_package(
     fit: dict,
     validation: dict,
@@ -601,6 +601,13 @@ def distill_package(
     for kind in ("train", "test"):
         frames = _frames_of(splits, kind)
         dataset.write_frames(frames, data / f"{kind}.xyz")
+    if fit.get("core"):  # cheap (the fit only): errors where the core does not act
+        validation = {
+            **validation,
+            "heldout_outside_core": validate.heldout_outside_core(
+                get_potential(str(src)), _frames_of(splits, "test"), fit["core"]
+            ),
+        }
     gate_T = preset["gate"]["temperature_K"]  # the highest temperature actually verified
     report = write_report(
         out, Path(validation["workdir"]), fit, validation, labels, probes, header, preset, splits
