@@ -8,12 +8,11 @@ and the interface model intact), and long-range Morse pairs for Li. Not physical
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from study_cli import run_cli as _cli
 
 from atomflow.errors import InputError
 from atomflow.resources import data_dir
@@ -59,16 +58,6 @@ params = { substrate_thickness = 2 }
 
 """
 STUDY = "crncn_crn_interface"
-
-
-def _cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "atomflow.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def _potential(tmp: Path, text: str, name: str) -> Path:

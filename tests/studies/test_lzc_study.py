@@ -1,11 +1,10 @@
 """The Li2ZrCl6–N study end to end through the CLI on a tiny preset (x = 0, real LAMMPS)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from study_cli import run_cli as _cli
 
 from atomflow.resources import data_dir
 
@@ -27,16 +26,6 @@ def _spec(tmp: Path) -> Path:
     path = tmp / "lzc-tiny.toml"
     path.write_text(head + TINY + "[presets.quick]" + tail)
     return path
-
-
-def _cli(*args, cwd):
-    return subprocess.run(
-        [sys.executable, "-m", "atomflow.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 @pytest.fixture(scope="module")
