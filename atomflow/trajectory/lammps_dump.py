@@ -11,21 +11,23 @@ otherwise the minimum image between consecutive frames, with a warning when any 
 more than a quarter of the box between two frames (then the unwrapping may be wrong: dump
 more often).
 
-Speed and memory: one pass over the file, streamed. The text is read in blocks
-(``chunk_mb``) into one reused buffer; :class:`_AtomLines` finds each frame with a few
-``find`` calls (the search for a frame's end starts most of the previous frame's length in),
-parses its header (once per distinct box: only the TIMESTEP differs between most frames),
-checks it, and hands the atom lines, headers stripped, to one pyarrow CSV stream: typed
-columns (ids int32, image flags int16, positions float64), only the columns needed, parsed
-and converted on all cores while this runs in pyarrow's reading thread. Batches are staged
-and stored frame by frame: ids not in frame 0's order are put back in order by a lookup
-table (O(N) per frame), then r = x + n·H. Anything the stream cannot vouch for (a parse
-error, a line count or ids that do not add up, aligned columns, ids written as floats,
-image flags beyond int16) sends the whole file to the exact pass instead: blocks of whole
-frames, every frame's lines counted, parsed a block at a time, with the errors below. The
+Speed and memory: one pass over the file. The text is read in blocks (``chunk_mb``) into one
+reused buffer; each frame is found with a few ``find`` calls (the search for a frame's end
+starts most of the previous frame's length in), its header parsed (once per distinct box:
+only the TIMESTEP differs between most frames) and checked, and the atom lines of a block's
+whole frames, headers stripped, are parsed by pyarrow's CSV reader in this thread: typed
+columns (ids int32, image flags int16, positions float64), only the columns needed. Ids not
+in frame 0's order are put back in order by a lookup table (O(N) per frame), then r = x + n·H.
+A plain file of 32 MB or more whose frames do not depend on the one before (image flags or
+unwrapped positions) is read as its two halves in two threads, each storing its own frames
+of the output (pyarrow and numpy release the GIL): about 1.8× faster on two free cores, no
+faster when the other core is busy. Anything the fast pass cannot vouch for (a parse error,
+a line count or ids that do not add up, aligned columns, ids written as floats, image flags
+beyond int16, frames misjudged at the split) sends the whole file to the exact pass
+instead: blocks of whole frames, every frame's lines counted, with the errors below. The
 output is allocated once, from the file size (pages never written cost no memory), without
 transparent huge pages (see :func:`_output`). Measured (``benchmarks/analysis.py``): the
-reader holds about 40 MB beside the output, 1.1–1.2× the output for 240–480 MB outputs.
+reader holds about 40–50 MB beside the output, 1.1–1.2× the output for 240–480 MB outputs.
 
 Bad input: a truncated last frame is dropped with a warning; a changing atom count, changing
 or missing columns, non-increasing timesteps or a mismatched atom-line count give an
@@ -37,14 +39,15 @@ are TIMESTEP × timestep_ps.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import gzip
-import io
 import mmap
 import os
 import re
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +64,7 @@ _AXES = ("x", "y", "z")
 _KINDS = (("u", False, True), ("su", True, True), ("", False, False), ("s", True, False))
 # the search for a frame's end starts this fraction of the previous frame's atom text in
 _SKIP = 0.9
-_STREAM_BLOCK = 1 << 19  # bytes of atom lines per pyarrow batch in the fast pass
-_STAGE_ROWS = 1 << 16  # atom rows gathered from batches before they are stored
+_SPLIT_MIN = 1 << 25  # plain files from this size are read as two halves in two threads
 
 
 class _Retry(Exception):
@@ -98,11 +100,12 @@ class _Text:
     """The dump's text, a block at a time: ``buf[:n]`` holds whole bytes from the file, from
     the start of a frame (what a block left over is moved to the front for the next one)."""
 
-    def __init__(self, f, block: int):
+    def __init__(self, f, block: int, stop: int | None = None):
         self.f, self.block = f, block
         self.buf = bytearray(block + block // 2)
         self.n = 0
         self.eof = False
+        self.left = None if stop is None else stop - f.tell()  # bytes to read before stop
 
     def fill(self) -> None:
         if len(self.buf) - self.n < self.block // 2:  # a frame larger than the block: grow
@@ -111,9 +114,12 @@ class _Text:
             self.buf = new
         view = memoryview(self.buf)
         while self.n < len(self.buf) and not self.eof:
-            got = self.f.readinto(view[self.n :])
-            self.n += got or 0
+            end = len(self.buf) if self.left is None else self.n + self.left
+            got = self.f.readinto(view[self.n : end]) or 0
+            self.n += got
             self.eof = not got
+            if self.left is not None:
+                self.left -= got
         del view
 
     def consume(self, pos: int) -> None:
@@ -259,7 +265,7 @@ def _parse_columns(data, layout: _Layout, n_rows: int, lenient: bool) -> dict[in
         table = pacsv.read_csv(
             pa.py_buffer(data),
             read_options=pacsv.ReadOptions(
-                column_names=names, block_size=max(1 << 16, len(data) // 4 + 1)
+                column_names=names, block_size=len(data) + 1, use_threads=False
             ),
             **_csv_options(pa, pacsv, kinds),
             memory_pool=pa.system_memory_pool(),  # returns memory at once (peak ≈ output)
@@ -325,7 +331,7 @@ def read_lammps_dump(
         raise FileNotFoundError(f"trajectory {path} does not exist")
     block = max(64, int(chunk_mb * 2**20))
     try:
-        state = _read_streaming(path, types, species, block)
+        state = _read_fast(path, types, species, block)
     except _Retry:
         state = None
     if state is None:  # unusual files, or anything the fast pass could not vouch for
@@ -347,44 +353,23 @@ def _first_state(path: Path, text: _Text, types, species) -> _ReadState:
             return state
 
 
-def _read_streaming(path: Path, types, species, block: int) -> _ReadState | None:
-    """The fast pass: one pyarrow CSV stream over the atom lines of every frame (headers
-    stripped on the fly by :class:`_AtomLines`, in arrow's reading thread, while its other
-    threads convert), stored frame by frame as the batches arrive. Raises :class:`_Retry`
-    on anything unexpected; None where it does not apply (aligned columns, no pyarrow)."""
-    try:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        return None
+def _read_fast(path: Path, types, species, block: int) -> _ReadState | None:
+    """The fast pass: blocks of whole frames, the search for each frame's end starting most
+    of the previous frame's length in, lines counted only without ids (the ids check the
+    frames); a large plain file is read as two halves in two threads (:func:`_halves`).
+    Raises :class:`_Retry` on anything unexpected; None for aligned columns."""
     with _open(path) as f:
         text = _Text(f, block)
         state = _first_state(path, text, types, species)
         first = state.first_line
         if first.startswith(b" ") or b"  " in first or b"\t" in first:
-            return None  # aligned columns: the block reader squeezes the whitespace
-        names = [f"c{i}" for i in range(len(state.layout.columns))]
-        if first.endswith(b" "):  # LAMMPS ends each atom line with a space
-            names.append("pad")
-        kinds = _column_types(state.layout, lenient=False)
-        lines = _AtomLines(state, text)
-        try:
-            reader = pacsv.open_csv(
-                lines,
-                read_options=pacsv.ReadOptions(column_names=names, block_size=_STREAM_BLOCK),
-                **_csv_options(pa, pacsv, kinds),
-                memory_pool=pa.system_memory_pool(),
-            )
-            for batch in reader:
-                state.add_rows(batch, kinds, lines.heads)
-            if state.stage is not None:
-                state.flush(lines.heads)
-        except (pa.ArrowException, ValueError) as exc:  # InputError is a ValueError
-            reader = None  # stop reading ahead (the exact pass starts over)
-            raise _Retry from exc
-        if state.filled or state.frame != len(lines.heads):
-            raise _Retry
-    state.notes += lines.notes
+            return None  # aligned columns: the exact pass squeezes the whitespace
+        split = _split(path, f, state)
+        if split is None:
+            state.read_text(text, exact=False)
+            return state
+    del text  # its buffer
+    _halves(path, state, block // 2, *split)
     return state
 
 
@@ -394,95 +379,62 @@ def _read_blocks(path: Path, types, species, block: int) -> _ReadState:
     with _open(path) as f:
         text = _Text(f, block)
         state = _first_state(path, text, types, species)
-        while True:
-            pos = state.read_block(text)
-            text.consume(pos)
-            if text.eof:
-                break
-            text.fill()
-    state.leftover(text.buf, 0, text.n, state.notes)
+        state.read_text(text, exact=True)
     return state
 
 
-class _AtomLines(io.RawIOBase):
-    """A read-only stream of the atom lines of successive frames, headers stripped, for
-    pyarrow's CSV reader. Headers are parsed and checked as their frames go by and kept in
-    ``heads`` (in order); a truncated last frame is left out and noted."""
+def _split(path: Path, f, state: _ReadState) -> tuple[int, int] | None:
+    """Where a large plain file is split for two threads: the first frame start past its
+    middle, found as the fast pass finds frames (so the same frames fall on each side), and
+    how many frames come before it. None for gzip, small files, one core, or minimum-image
+    unwrapping (each frame depends on the one before)."""
+    lay = state.layout
+    size = path.stat().st_size
+    if (
+        isinstance(f, gzip.GzipFile)
+        or size < _SPLIT_MIN
+        or (os.cpu_count() or 1) < 2
+        or not (lay.unwrapped or lay.image is not None)
+    ):
+        return None
+    fd, pos, frames, skip = f.fileno(), 0, 0, 0
+    while pos < size // 2:
+        a = _find(fd, _ATOMS, pos)
+        start = _find(fd, b"\n", a) + 1 if a >= 0 else 0
+        end = _find(fd, _ITEM, start + skip, max(4096, skip // 8)) if start else -1
+        if end < 0:
+            return None
+        pos, frames, skip = end, frames + 1, int(_SKIP * (end - start))
+    return pos, frames
 
-    def __init__(self, state: _ReadState, text: _Text):
-        self.state, self.text = state, text
-        self.pos = 0  # where the next frame starts in text.buf
-        self.pending: memoryview | None = None  # atom text of the current frame still to give
-        self.newline = False  # a newline still to give after it (last line without one)
-        self.heads: list[_Header] = []
-        self.prev: int | None = None
-        self.skip = 0
-        self.notes: list[str] = []
-        self.count_lines = state.layout.id is None  # without ids, lines are counted per frame
 
-    def readable(self) -> bool:
-        return True
+def _find(fd: int, what: bytes, pos: int, piece: int = 4096) -> int:
+    """Where ``what`` first occurs in the file at or after ``pos`` (-1: nowhere), read a
+    ``piece`` at a time (a memory map would count the pages it touches as the reader's)."""
+    while True:
+        got = os.pread(fd, piece + len(what) - 1, pos)
+        if (i := got.find(what)) >= 0:
+            return pos + i
+        if len(got) < piece + len(what) - 1:
+            return -1
+        pos += piece
 
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
 
-    def read(self, size: int | None = -1) -> bytes:
-        """Up to ``size`` bytes of atom lines (pyarrow calls this): one copy, by join."""
-        size = (1 << 62) if size is None or size < 0 else size
-        parts: list = []
-        w = 0
-        while w < size:
-            if self.pending is not None:
-                k = min(len(self.pending), size - w)
-                parts.append(self.pending[:k])
-                w += k
-                self.pending = self.pending[k:] if k < len(self.pending) else None
-            elif self.newline:
-                parts.append(b"\n")
-                w += 1
-                self.newline = False
-            elif not self._next_frame(parts):
-                break
-        return b"".join(parts)
-
-    def _next_frame(self, parts: list) -> bool:
-        """Make the next frame's atom lines pending; False at the end. ``parts`` (views of
-        the buffer not yet copied) are copied before the buffer is refilled."""
-        text, st = self.text, self.state
-        while True:
-            got = st.scan(
-                text.buf,
-                text.n,
-                text.eof,
-                self.pos,
-                len(self.heads),
-                self.prev,
-                self.skip,
-                self.count_lines,
-            )
-            if got is None and not text.eof:  # the next frame is not complete in the buffer
-                parts[:] = [b"".join(parts)]
-                text.consume(self.pos)
-                self.pos = 0
-                text.fill()
-                continue
-            if got is None or got[0] is None:  # the end (or a dropped last frame)
-                if got is None:
-                    st.leftover(text.buf, self.pos, text.n, self.notes)
-                else:
-                    self.notes.append(got[1])
-                self.pos = text.n
-                return False
-            h, start, end = got
-            self.heads.append(h)
-            self.prev = h.timestep
-            self.skip = int(_SKIP * (end - start))
-            self.pending = memoryview(text.buf)[start:end]
-            self.newline = text.buf[end - 1] != 10
-            self.pos = end
-            return True
+def _halves(path: Path, state: _ReadState, block: int, split: int, k: int) -> None:
+    """The fast pass over a plain file's two halves in two threads: frames 0…k-1 (bytes up
+    to ``split``) in this one, the rest in the other, each into its own frames of the one
+    output (pyarrow and numpy release the GIL)."""
+    second = state.part(k)
+    with open(path, "rb") as f, open(path, "rb") as g, ThreadPoolExecutor(1) as pool:
+        g.seek(split)
+        later = pool.submit(second.read_text, _Text(g, block), exact=False)
+        state.read_text(_Text(f, block, stop=split), exact=False)
+        later.result()
+    if state.frame != k or (second.frame > k and second.steps[k] <= state.last_step):
+        raise _Retry  # frames misjudged at the split, or not in order: the exact pass says
+    state.frame, state.end = second.frame, None
+    state.last_step = second.last_step if second.frame > k else state.last_step
+    state.notes += second.notes
 
 
 class _ReadState:
@@ -499,14 +451,14 @@ class _ReadState:
         self.steps = np.empty(capacity, np.int64)
         self.cells = np.empty((capacity, 3, 3))
         self.frame = 0  # frames stored so far
+        self.end: int | None = None  # the frame to stop before where another thread goes on
         self.last_step: int | None = None
+        self.skip = 0  # where the fast pass starts its search for a frame's end
         self.prev_wrapped: np.ndarray | None = None  # for minimum-image unwrapping
         self.big_jumps = 0
         self.lenient = False  # parse every column as float64
         self.lookup: np.ndarray | None = None  # atom id → row in frame 0's sorted order
         self.notes: list[str] = []  # warnings, given once the read has succeeded
-        self.stage: dict[int, np.ndarray] | None = None  # streamed rows not yet stored
-        self.filled = 0
         self._headers: dict[bytes, tuple] = {}
         self._pack = bytearray()
 
@@ -531,6 +483,15 @@ class _ReadState:
         state.first_line = bytes(buf[start : buf.find(b"\n", start, end) if end > start else end])
         state.first_labels(bytes(buf[start:end]), h)
         return state
+
+    def part(self, k: int) -> _ReadState:
+        """A state for another thread that stores frames k… into the same output (up to its
+        capacity: no growing); this one then stores frames before k only."""
+        other = copy.copy(self)
+        other.frame, other.end, other.last_step, other.skip = k, self.capacity, None, 0
+        other._headers, other.notes, other._pack = {}, [], bytearray()
+        self.end = k
+        return other
 
     def first_labels(self, data: bytes, h: _Header) -> None:
         lay = self.layout
@@ -585,19 +546,20 @@ class _ReadState:
 
     # ---- frames in the text ------------------------------------------------------------
 
-    def scan(self, buf, n, eof, pos, index, prev, skip, count_lines):
+    def scan(self, buf, n, eof, pos, index, prev, count_lines):
         """The next frame in ``buf[pos:n]`` as (header, start, end) of its atom lines; None
         when there is no complete one there (yet); (None, note) for a truncated last frame.
         ``index`` is its frame number, ``prev`` the previous TIMESTEP. The search for the
-        frame's end may start ``skip`` bytes in (a frame found wrong that way does not parse,
-        and the file is then read again exactly). Raises InputError naming the frame."""
+        frame's end may start ``self.skip`` bytes in (a frame found wrong that way does not
+        parse, and the file is then read again exactly). Raises InputError naming the
+        frame."""
         a = buf.find(_ATOMS, pos, n)
         if a < 0:
             return None
         start = buf.find(b"\n", a, n) + 1
         if start == 0:
             return None  # header line not complete yet
-        end = buf.find(_ITEM, min(start + skip, n), n)
+        end = buf.find(_ITEM, min(start + self.skip, n), n)
         if end < 0:
             if not eof:
                 return None
@@ -629,15 +591,33 @@ class _ReadState:
                 "last complete frame); that partial frame was dropped"
             )
 
-    # ---- the exact pass: a block at a time -----------------------------------------------
+    # ---- a block at a time ---------------------------------------------------------------
 
-    def read_block(self, text: _Text) -> int:
-        """Store the complete frames in ``text``; return how many bytes they took."""
+    def read_text(self, text: _Text, exact: bool) -> None:
+        """Store every frame in ``text``, a block at a time. The fast pass (not ``exact``)
+        raises :class:`_Retry` where the exact one raises an InputError naming the frame."""
+        try:
+            while True:
+                text.consume(self.read_block(text, exact))
+                if text.eof:
+                    break
+                text.fill()
+        except InputError:
+            if exact:
+                raise
+            raise _Retry from None
+        self.leftover(text.buf, 0, text.n, self.notes)
+
+    def read_block(self, text: _Text, exact: bool) -> int:
+        """Store the complete frames in ``text``; return how many bytes they took. Exact:
+        every frame's lines counted; fast: only without ids, and each search for a frame's
+        end starts most of the previous frame's length in."""
         buf, n, eof = text.buf, text.n, text.eof
         heads: list[_Header] = []
         spans: list[tuple[int, int]] = []
         pos, f0, prev = 0, self.frame, self.last_step
-        while (got := self.scan(buf, n, eof, pos, f0 + len(heads), prev, 0, True)) is not None:
+        count = exact or self.layout.id is None
+        while (got := self.scan(buf, n, eof, pos, f0 + len(heads), prev, count)) is not None:
             if got[0] is None:
                 self.notes.append(got[1])
                 pos = n
@@ -647,8 +627,9 @@ class _ReadState:
             heads.append(h)
             spans.append((start, end))
             pos = end
+            self.skip = 0 if exact else int(_SKIP * (end - start))
         if heads:
-            self.add_block(heads, self.pack(buf, spans), f0)
+            self.add_block(heads, self.pack(buf, spans), f0, exact)
         return pos
 
     def header(self, raw: bytes, where: str) -> _Header:
@@ -715,13 +696,13 @@ class _ReadState:
                 w += 1
         return out[:w]
 
-    def add_block(self, headers: list[_Header], data, f0: int) -> None:
+    def add_block(self, headers: list[_Header], data, f0: int, exact: bool) -> None:
         F, N, lay = len(headers), self.n_atoms, self.layout
         try:
             try:
                 cols = _parse_columns(data, lay, F * N, self.lenient)
             except InputError:
-                if self.lenient:
+                if self.lenient or not exact:
                     raise
                 cols = _parse_columns(data, lay, F * N, True)  # ids as 1.0, huge images
                 self.lenient = True
@@ -729,41 +710,6 @@ class _ReadState:
             raise InputError(f"{self.path}: frames {f0}–{f0 + F - 1}: {exc}") from None
         del data
         self.store(cols, headers, f0)
-
-    def add_rows(self, batch, kinds: dict[int, str], heads: list[_Header]) -> None:
-        """Stage one pyarrow batch of atom rows; store the frames it completes."""
-        rows, N = batch.num_rows, self.n_atoms
-        if self.stage is None or self.filled + rows > len(next(iter(self.stage.values()))):
-            cap = (self.filled + rows) * 5 // 4 + N
-            stage = {i: np.empty(cap, kind) for i, kind in kinds.items()}
-            if self.stage is not None:
-                for i, a in self.stage.items():
-                    stage[i][: self.filled] = a[: self.filled]
-            self.stage = stage
-        for i, kind in kinds.items():
-            arr = batch.column(f"c{i}")
-            if arr.null_count:
-                raise InputError(f"empty values in column {self.layout.columns[i]!r}")
-            vals = np.frombuffer(arr.buffers()[1], kind, arr.offset + rows)[arr.offset :]
-            self.stage[i][self.filled : self.filled + rows] = vals
-        self.filled += rows
-        if self.filled >= max(N, _STAGE_ROWS):
-            self.flush(heads)
-
-    def flush(self, heads: list[_Header]) -> None:
-        """Store the complete frames among the staged rows."""
-        N = self.n_atoms
-        F = self.filled // N
-        if F:
-            f0 = self.frame
-            if f0 + F > len(heads):
-                raise InputError("more atom lines than the frames' headers announce")
-            self.store({i: a[: F * N] for i, a in self.stage.items()}, heads[f0 : f0 + F], f0)
-            rest = self.filled - F * N
-            if rest:
-                for a in self.stage.values():
-                    a[:rest] = a[F * N : self.filled].copy()
-            self.filled = rest
 
     def store(self, cols: dict[int, np.ndarray], headers: list[_Header], f0: int) -> None:
         """Frames ``f0…`` from their parsed columns (flat, frame after frame)."""
@@ -778,13 +724,16 @@ class _ReadState:
                 return np.take_along_axis(a, order, axis=1)
             return a if self.keep is None else a[:, self.keep]
 
-        if f0 + F > self.capacity:
+        if f0 + F > (self.capacity if self.end is None else self.end):
+            if self.end is not None:
+                raise _Retry  # more frames than counted before the split, or than estimated
             self.grow(f0 + F)
         cells = np.stack([h.cell for h in headers])
         origins = np.stack([h.origin for h in headers])
         out = self.positions[f0 : f0 + F]
         # the cell entries H[j, k] that are not zero in some frame of the block
-        terms = [[j for j in range(3) if np.any(cells[:, j, k])] for k in range(3)]
+        used = np.any(cells != 0, axis=0)
+        terms = [[j for j in range(3) if used[j, k]] for k in range(3)]
         if lay.scaled:  # r = origin + (s + n)·H
             frac = [column(lay.pos[j]) for j in range(3)]
             if lay.image is not None:

@@ -1,7 +1,8 @@
-"""The fast LAMMPS dump reader (issue 4): the streamed pass and the exact block pass agree,
-and every case the streamed pass cannot vouch for is handed to the exact pass: frames that
-shrink, ids out of order or written as floats, large image flags, misplaced lines, frames
-split across batches, an output that outgrows its estimate."""
+"""The fast LAMMPS dump reader (issue 4): the fast pass (one thread, or two threads over a
+file's two halves) and the exact block pass agree, and every case the fast pass cannot vouch
+for is handed to the exact pass: frames that shrink, ids out of order or written as floats,
+large image flags, misplaced lines, frames larger than the block, an output that outgrows
+its estimate, frames out of order at the split."""
 
 import gzip
 import shutil
@@ -15,6 +16,15 @@ from atomflow.errors import InputError
 from atomflow.trajectory import read_lammps_dump
 
 CELL = np.diag([8.0, 9.0, 10.0])
+
+
+@pytest.fixture(autouse=True, params=["one thread", "two threads"])
+def threads(request, monkeypatch):
+    """Every test also with any plain file read as two halves in two threads, as large
+    ones are."""
+    if request.param == "two threads":
+        monkeypatch.setattr(ld, "_SPLIT_MIN", 0)
+    return request.param
 
 
 def _cells(n):
@@ -55,7 +65,7 @@ def _exact(path, **kw):
     return state.finish(0.001)
 
 
-def test_streamed_pass_is_used_and_matches_the_exact_pass(tmp_path, passes):
+def test_fast_pass_is_used_and_matches_the_exact_pass(tmp_path, passes):
     truth = _write(tmp_path / "a.dump", shuffle_seed=5)
     fast = read_lammps_dump(tmp_path / "a.dump", 0.001)
     assert passes["blocks"] == 0
@@ -66,9 +76,7 @@ def test_streamed_pass_is_used_and_matches_the_exact_pass(tmp_path, passes):
     np.testing.assert_array_equal(fast.cells, exact.cells)
 
 
-def test_frames_split_across_many_small_batches(tmp_path, passes, monkeypatch):
-    monkeypatch.setattr(ld, "_STREAM_BLOCK", 256)  # a frame spans several batches
-    monkeypatch.setattr(ld, "_STAGE_ROWS", 5)
+def test_frames_larger_than_the_block(tmp_path, passes):
     truth = _write(tmp_path / "a.dump", n_frames=15, n_atoms=40, shuffle_seed=1)
     traj = read_lammps_dump(tmp_path / "a.dump", 0.001, chunk_mb=0.001)
     assert passes["blocks"] == 0
@@ -80,18 +88,19 @@ def test_shrinking_frames_fall_back_to_the_exact_pass(tmp_path, passes):
     for a frame's end; that must be caught, and the result must still be exact."""
     truth = _write(tmp_path / "a.dump", n_frames=6, n_atoms=10)
     text = (tmp_path / "a.dump").read_text().split("ITEM: TIMESTEP")
-    # frame 3 written with 3 decimals instead of 10: far shorter, same values to 1e-3
-    short = text[4].split("ITEM: ATOMS id type x y z ix iy iz\n")
+    # frame 4 written with 3 decimals instead of 10: far shorter, same values to 1e-3 (frame 4,
+    # not 3: with two threads the second half starts at frame 3, with no skip-ahead)
+    short = text[5].split("ITEM: ATOMS id type x y z ix iy iz\n")
     rows = [r.split() for r in short[1].strip().split("\n")]
     body = "".join(
         " ".join([r[0], r[1], *(f"{float(v):.3f}" for v in r[2:5]), *r[5:]]) + "\n" for r in rows
     )
-    text[4] = short[0] + "ITEM: ATOMS id type x y z ix iy iz\n" + body
+    text[5] = short[0] + "ITEM: ATOMS id type x y z ix iy iz\n" + body
     (tmp_path / "s.dump").write_text("ITEM: TIMESTEP".join(text))
     traj = read_lammps_dump(tmp_path / "s.dump", 0.001)
     assert passes["blocks"] == 1
     np.testing.assert_allclose(traj.positions, truth, atol=1e-3)
-    np.testing.assert_allclose(np.delete(traj.positions, 3, 0), np.delete(truth, 3, 0), atol=1e-8)
+    np.testing.assert_allclose(np.delete(traj.positions, 4, 0), np.delete(truth, 4, 0), atol=1e-8)
 
 
 def test_output_grows_past_its_estimate(tmp_path, monkeypatch):
@@ -259,3 +268,56 @@ def test_a_missing_value_is_an_error_naming_the_frames(tmp_path):
     (tmp_path / "e.dump").write_text("ITEM: TIMESTEP".join(parts))
     with pytest.raises(InputError, match=r"frames 0–4: unreadable atom lines"):
         read_lammps_dump(tmp_path / "e.dump", 0.001)
+
+
+@pytest.mark.parametrize(
+    "columns", ["id type x y z ix iy iz", "type xs ys zs id iz iy ix", "xu yu zu type"]
+)
+def test_two_halves_in_two_threads_match_the_exact_pass(tmp_path, passes, monkeypatch, columns):
+    """Shuffled ids, a breathing triclinic box, no ids at all: the same as the exact pass."""
+    monkeypatch.setattr(ld, "_SPLIT_MIN", 0)
+    halves = []
+    real = ld._halves
+    monkeypatch.setattr(ld, "_halves", lambda *a: halves.append(a[-2:]) or real(*a))
+    truth = known_walk(n_frames=21, n_atoms=8)
+    tri = np.array([[8.0, 0, 0], [2.5, 9.0, 0], [-1.5, 2.0, 10.0]])
+    cells = tri * (1 + 0.03 * np.sin(np.arange(21)))[:, None, None]
+    seed = 7 if "id" in columns else None  # atoms shuffled where ids put them back in order
+    write_dump(tmp_path / "a.dump", np.arange(21) * 10, truth, cells, [1, 2] * 4, columns, seed)
+    fast = read_lammps_dump(tmp_path / "a.dump", 0.001, chunk_mb=0.001)
+    assert passes["blocks"] == 0 and len(halves) == 1 and 0 < halves[0][1] < 21
+    exact = _exact(tmp_path / "a.dump")
+    np.testing.assert_allclose(fast.positions, truth, atol=1e-8)
+    np.testing.assert_array_equal(fast.positions, exact.positions)
+    np.testing.assert_array_equal(fast.steps, exact.steps)
+    np.testing.assert_array_equal(fast.cells, exact.cells)
+
+
+def test_two_halves_name_frames_by_their_number_in_the_file(tmp_path, monkeypatch):
+    """The second thread's frames keep their numbers: a repeated TIMESTEP where the second
+    half starts and a truncated last frame are named as with one thread."""
+    monkeypatch.setattr(ld, "_SPLIT_MIN", 0)
+    _write(tmp_path / "a.dump", n_frames=10, n_atoms=6)
+    text = (tmp_path / "a.dump").read_text()
+    (tmp_path / "t.dump").write_text(text[:-30])
+    with pytest.warns(UserWarning, match=r"last frame \(frame 9\) is truncated"):
+        assert read_lammps_dump(tmp_path / "t.dump", 0.001).n_frames == 9
+    parts = text.split("ITEM: TIMESTEP")
+    k = next(i for i in range(10) if len("ITEM: TIMESTEP".join(parts[: i + 1])) >= len(text) // 2)
+    parts[k + 1] = parts[k + 1].replace(f"\n{10 * k}\n", f"\n{10 * k - 10}\n", 1)
+    (tmp_path / "r.dump").write_text("ITEM: TIMESTEP".join(parts))
+    with pytest.raises(InputError, match=f"frame {k} has TIMESTEP {10 * k - 10}, not after"):
+        read_lammps_dump(tmp_path / "r.dump", 0.001)
+
+
+def test_gzip_and_minimum_image_files_are_read_in_one_thread(tmp_path, monkeypatch):
+    monkeypatch.setattr(ld, "_SPLIT_MIN", 0)
+    monkeypatch.setattr(ld, "_halves", None)  # fails if called
+    truth = known_walk(n_frames=8, n_atoms=4, step=0.4)
+    write_dump(tmp_path / "a.dump", range(8), truth, _cells(8), [1] * 4, "id type x y z")
+    r = read_lammps_dump(tmp_path / "a.dump", 0.001).positions
+    np.testing.assert_allclose(r - r[0], truth - truth[0], atol=1e-8)
+    _write(tmp_path / "b.dump", n_frames=8, n_atoms=4)
+    with open(tmp_path / "b.dump", "rb") as f, gzip.open(tmp_path / "b.dump.gz", "wb") as g:
+        shutil.copyfileobj(f, g)
+    assert read_lammps_dump(tmp_path / "b.dump.gz", 0.001).n_frames == 8
