@@ -4,7 +4,6 @@ selection, and minimum-image unwrapping carried across blocks."""
 import numpy as np
 import pytest
 
-import atomflow.trajectory.lammps_dump as ld
 from atomflow.errors import InputError
 from atomflow.trajectory.lammps_dump import read_lammps_dump
 
@@ -12,13 +11,7 @@ GENERAL = np.array([[7.0, 1.0, 0.5], [-2.0, 8.0, 1.0], [1.0, -1.5, 9.0]])  # rot
 ORIGIN = np.array([-3.0, 2.0, 0.5])
 
 
-@pytest.fixture(autouse=True, params=["one thread", "two threads"])
-def threads(request, monkeypatch):
-    """Every test also with any plain file read as two halves in two threads, as large
-    ones are."""
-    if request.param == "two threads":
-        monkeypatch.setattr(ld, "_SPLIT_MIN", 0)
-    return request.param
+pytestmark = pytest.mark.usefixtures("threads")  # one and two threads
 
 
 def _walk(n_frames, n_atoms, step, seed=0):

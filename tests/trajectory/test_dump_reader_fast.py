@@ -18,13 +18,7 @@ from atomflow.trajectory import read_lammps_dump
 CELL = np.diag([8.0, 9.0, 10.0])
 
 
-@pytest.fixture(autouse=True, params=["one thread", "two threads"])
-def threads(request, monkeypatch):
-    """Every test also with any plain file read as two halves in two threads, as large
-    ones are."""
-    if request.param == "two threads":
-        monkeypatch.setattr(ld, "_SPLIT_MIN", 0)
-    return request.param
+pytestmark = pytest.mark.usefixtures("threads")  # one and two threads
 
 
 def _cells(n):

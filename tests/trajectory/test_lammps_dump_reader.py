@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from dumpwriter import known_walk, write_dump
 
-import atomflow.trajectory.lammps_dump as ld
 from atomflow.errors import InputError
 from atomflow.trajectory import read_lammps_dump, read_trajectory
 
@@ -17,13 +16,7 @@ ORTHO = np.diag([8.0, 9.0, 10.0])
 TRICLINIC = np.array([[8.0, 0, 0], [2.5, 9.0, 0], [-1.5, 2.0, 10.0]])
 
 
-@pytest.fixture(autouse=True, params=["one thread", "two threads"])
-def threads(request, monkeypatch):
-    """Every test also with any plain file read as two halves in two threads, as large
-    ones are."""
-    if request.param == "two threads":
-        monkeypatch.setattr(ld, "_SPLIT_MIN", 0)
-    return request.param
+pytestmark = pytest.mark.usefixtures("threads")  # one and two threads
 
 
 def _cells(cell, n, breathe=0.0):
