@@ -118,7 +118,7 @@ def closing_paths(
         hits = np.concatenate([hits, np.flatnonzero((sym[i] == b) & (sym[j] == a))])
     paths = []
     for k in hits[np.argsort(d[hits], kind="stable")][: settings.contacts]:
-        others = np.array([n for n in range(len(parent)) if n not in (i[k], j[k])])
+        others = np.delete(np.arange(len(parent)), [i[k], j[k]])
         limits = np.array([r_on[pair_key(sym[i[k]], sym[n])] for n in others])
         frames = []
         for r in grid(r_on[pair], settings):
@@ -160,7 +160,7 @@ def fit_core(
                 drop = np.clip(-np.diff(e), 0.0, None)
                 falls[: len(drop)] = np.maximum(falls[: len(drop)], drop)
                 n_paths += 1
-        a_min = settings.wall_eV / 0.125
+        a_min = settings.wall_eV / 0.5**3  # the cubic wall is worth wall_eV at r_on / 2
         core = {
             "r_on_A": round(onset, 4),
             "A_min_eV": a_min,

@@ -48,12 +48,18 @@ def front_vs_time(analyses: list[dict], path: Path) -> Path:
     return path
 
 
-def density_profiles(analyses: list[dict], path: Path) -> Path:
-    """K density against depth at the profile times, one panel per model (first config)."""
-    plt = _plt()
+def _first_per_model(analyses: list[dict]) -> dict[str, dict]:
+    """The first configuration of each model, in order of appearance."""
     first: dict[str, dict] = {}
     for a in analyses:
         first.setdefault(a["model"], a)
+    return first
+
+
+def density_profiles(analyses: list[dict], path: Path) -> Path:
+    """K density against depth at the profile times, one panel per model (first config)."""
+    plt = _plt()
+    first = _first_per_model(analyses)
     n = len(first)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), dpi=120, squeeze=False)
     cmap = plt.get_cmap("viridis")
@@ -79,9 +85,7 @@ def density_profiles(analyses: list[dict], path: Path) -> Path:
 def region_msds(analyses: list[dict], path: Path) -> Path:
     """K MSD per region (core, alloy, film), one panel per model (first config)."""
     plt = _plt()
-    first: dict[str, dict] = {}
-    for a in analyses:
-        first.setdefault(a["model"], a)
+    first = _first_per_model(analyses)
     n = len(first)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), dpi=120, squeeze=False)
     colours = {"core": "C3", "alloy": "C0", "film": "C1"}

@@ -46,6 +46,7 @@ import numpy as np
 from atomflow.analysis.diffusion import fit_diffusivity
 from atomflow.analysis.regions import Cylinder, membership, region_msd
 from atomflow.errors import InputError
+from atomflow.studies.numbers import findings_table
 from atomflow.studies.numbers import fmt as _fmt
 from atomflow.studies.numbers import mean_err as _mean_err
 from atomflow.studies.numbers import verdict as _verdict
@@ -723,12 +724,12 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{_fmt(g['D_z_cm2_s'], g['D_z_err_cm2_s'], 3)} | "
                 f"{'yes' if g['converged'] else 'no'} | {g['note'][:160]} |"
             )
-    out += ["", "## The paper's finding", "", "| finding | paper | ours | reproduced |"]
-    out += ["|---|---|---|---|"]
-    for f in report["findings"]:
-        out.append(f"| {f['finding']} | {f['paper']} | {f['ours']} | {f['reproduced']} |")
-    if not report["findings"]:
-        out.append("| (needs the edge model and its control) | | | not computed |")
+    out += findings_table(
+        report["findings"],
+        "reproduced",
+        "## The paper's finding",
+        "(needs the edge model and its control)",
+    )
     out += ["", "## Definitions", ""]
     out += [f"- **{k}**: {v}" for k, v in report["definitions"].items()]
     notes = list(report.get("notes", []))

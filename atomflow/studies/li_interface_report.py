@@ -63,7 +63,7 @@ from atomflow.analysis.diffusion import fit_diffusivity
 from atomflow.analysis.msd import compute_msd
 from atomflow.analysis.regions import PlaneBand, membership, region_msd
 from atomflow.errors import InputError
-from atomflow.studies.numbers import deviation_pct, mean_err, verdict
+from atomflow.studies.numbers import deviation_pct, findings_table, mean_err, verdict
 from atomflow.studies.numbers import fmt as _fmt
 
 REGIONS = ("interface", "bulk_A", "bulk_B")
@@ -526,9 +526,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {region} | {a['phase']} | {_fmt(a['Ea_eV'], a['Ea_err_eV'], 3)} | "
             f"{_fmt(a['D0_cm2_s'], None, 3)} | {a['n_points']} | {pap} | {a['note']} |"
         )
-    out += ["", "## Findings", "", "| finding | paper | ours | verdict |", "|---|---|---|---|"]
-    for f in report["findings"]:
-        out.append(f"| {f['finding']} | {f['paper']} | {f['ours']} | {f['verdict']} |")
+    out += findings_table(report["findings"], "verdict", "## Findings", "(no region compared)")
     out += ["", "## Definitions", ""]
     out += [f"- **{k}**: {v}" for k, v in report["definitions"].items()]
     if report["notes"]:

@@ -24,6 +24,7 @@ import numpy as np
 from atomflow.analysis.arrhenius import fit_arrhenius
 from atomflow.analysis.transport import nernst_einstein
 from atomflow.studies.numbers import deviation_pct as _dev
+from atomflow.studies.numbers import findings_table
 from atomflow.studies.numbers import fmt as _fmt
 from atomflow.studies.numbers import mean_err as _mean_err
 from atomflow.studies.numbers import verdict as _verdict
@@ -308,12 +309,12 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {c['x']:g} | {c['quantity']} | {_fmt(c['ours'], c['ours_err'], 4)} | "
             f"{c['paper']:g} | {dev} |"
         )
-    out += ["", "## The paper's findings", "", "| finding | paper | ours | reproduced |"]
-    out += ["|---|---|---|---|"]
-    for t in report["trends"]:
-        out.append(f"| {t['finding']} | {t['paper']} | {t['ours']} | {t['reproduced']} |")
-    if not report["trends"]:
-        out.append("| (the findings compare x = 0 with x = 0.15: run both) | | | not computed |")
+    out += findings_table(
+        report["trends"],
+        "reproduced",
+        "## The paper's findings",
+        "(the findings compare x = 0 with x = 0.15: run both)",
+    )
     out += [
         "",
         "## Tracer diffusion and conductivity per temperature",

@@ -39,3 +39,13 @@ def fmt(value: float | None, err: float | None = None, digits: int = 4) -> str:
     if err is None or not math.isfinite(err):
         return f"{value:.{digits}g}"
     return f"{value:.{digits}g} ± {err:.2g}"
+
+
+def findings_table(findings: list[dict], verdict_key: str, heading: str, empty: str) -> list[str]:
+    """Markdown rows of a findings table (finding, paper, ours, verdict); ``empty`` fills
+    the table when nothing could be compared."""
+    out = ["", heading, "", f"| finding | paper | ours | {verdict_key} |", "|---|---|---|---|"]
+    out += [f"| {f['finding']} | {f['paper']} | {f['ours']} | {f[verdict_key]} |" for f in findings]
+    if not findings:
+        out.append(f"| {empty} | | | not computed |")
+    return out

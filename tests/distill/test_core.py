@@ -1,6 +1,8 @@
 """The fitted repulsive core: zero where the fit was trained, smooth, and it turns a pair
 energy with a hole into one that rises at every step; LAMMPS reads it as tabulated."""
 
+import json
+
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -87,22 +89,19 @@ def test_lammps_reads_the_core_table(tmp_path):
     """A ZBL 'fit' with a core: LAMMPS energy and force of a dimer = ZBL + U(r), -dU/dr."""
     from pymatgen.core import Lattice, Structure
 
-    from atomflow.distill.pod import PODSettings, write_potential_toml
     from atomflow.md.batch import BatchEvaluator
     from atomflow.potentials.registry import load_potential_file
 
-    settings = PODSettings(zbl_inner=1.0, zbl_outer=1.7)
-    write_potential_toml(tmp_path / "bare", "t", ["Li", "N"], settings, with_pod=False)
-    write_potential_toml(tmp_path / "core", "t", ["Li", "N"], settings, with_pod=False)
-    toml = tmp_path / "core" / "potential.toml"
-    # make it a hybrid/overlay so that the core can overlay it
-    toml.write_text(
-        toml.read_text()
-        .replace('pair_style = "zbl', 'pair_style = "hybrid/overlay zbl')
-        .replace('"1 1 ', '"1 1 zbl ')
-        .replace('"1 2 ', '"1 2 zbl ')
-        .replace('"2 2 ', '"2 2 zbl ')
-    )
+    zbl = ["1 1 zbl 3 3", "1 2 zbl 3 7", "2 2 zbl 7 7"]
+    for name, style, coeff in (
+        ("bare", "zbl 1.0 1.7", [c.replace(" zbl", "") for c in zbl]),
+        ("core", "hybrid/overlay zbl 1.0 1.7", zbl),  # a core overlays a hybrid/overlay
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "potential.toml").write_text(
+            f'name = "t"\nelements = ["Li", "N"]\npair_style = "{style}"\n'
+            f'pair_coeff = {json.dumps(coeff)}\nfiles = []\ncitation = "test"\n'
+        )
     core = {
         "r_on_A": 1.6,
         "A_min_eV": 160.0,
@@ -119,9 +118,10 @@ def test_lammps_reads_the_core_table(tmp_path):
     for r in (1.0, 1.3, 1.55, 1.7):
         dimer = Structure(Lattice.cubic(20.0), ["Li", "N"], [[0, 0, 0], [r / 20.0, 0, 0]])
         with BatchEvaluator(dimer, bare) as ev:
-            e0, f0 = ev.evaluate().energy_eV, ev.evaluate().forces_eV_A
+            r0 = ev.evaluate()
         with BatchEvaluator(dimer, cored) as ev:
-            e1, f1 = ev.evaluate().energy_eV, ev.evaluate().forces_eV_A
+            r1 = ev.evaluate()
+        e0, f0, e1, f1 = r0.energy_eV, r0.forces_eV_A, r1.energy_eV, r1.forces_eV_A
         u, fu = core_energy_force(r, core)
         assert e1 - e0 == pytest.approx(float(u), abs=1e-3 * max(1.0, float(u)))
         assert f1[1, 0] - f0[1, 0] == pytest.approx(float(fu), abs=1e-2 * max(1.0, float(fu)))

@@ -13,3 +13,18 @@ def run_cli(*args: str, cwd: Path, timeout: float = 1200) -> subprocess.Complete
         text=True,
         timeout=timeout,
     )
+
+
+def with_preset(text: str, preset: str) -> str:
+    """A recipe's text with ``preset`` (TOML of ``[presets.NAME]`` tables) put before its
+    quick preset."""
+    head, _, tail = text.partition("[presets.quick]")
+    return head + preset + "[presets.quick]" + tail
+
+
+def run_twice(spec: Path, tmp: Path, preset: str = "tiny") -> list[subprocess.CompletedProcess]:
+    """``atomflow run`` of ``spec`` into two fresh stores, s1 and s2 (same seeds)."""
+    return [
+        run_cli("run", str(spec), "--preset", preset, "--store", s, "--workers", "2", cwd=tmp)
+        for s in ("s1", "s2")
+    ]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from study_cli import run_cli as _cli
+from study_cli import run_twice, with_preset
 
 from atomflow.potentials import available_potentials
 from atomflow.resources import data_dir
@@ -47,10 +48,9 @@ core_radius_A = 3.5
 
 
 def _spec(tmp: Path) -> Path:
-    text = (data_dir("workflows") / "bisnsb_dislocation.toml").read_text()
-    head, _, tail = text.partition("[presets.quick]")
     path = tmp / "bisnsb-tiny.toml"
-    path.write_text(head + TINY + "[presets.quick]" + tail)
+    recipe = (data_dir("workflows") / "bisnsb_dislocation.toml").read_text()
+    path.write_text(with_preset(recipe, TINY))
     return path
 
 
@@ -58,11 +58,7 @@ def _spec(tmp: Path) -> Path:
 def two_runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("bisnsb")
     spec = _spec(tmp)
-    runs = [
-        _cli("run", str(spec), "--preset", "tiny", "--store", name, "--workers", "2", cwd=tmp)
-        for name in ("s1", "s2")
-    ]
-    return tmp, runs
+    return tmp, run_twice(spec, tmp)
 
 
 def test_report_schema_and_paper_values(two_runs):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from study_cli import run_cli as _cli
+from study_cli import run_twice, with_preset
 
 from atomflow.errors import InputError
 from atomflow.resources import data_dir
@@ -73,8 +74,7 @@ def _recipe(tmp: Path, recipe: str, potential: Path, tiny: bool = False) -> Path
     for name in ("licrcn-pod", "limown-pod"):
         text = text.replace(f'potential = "{name}"', f'potential = "{potential}"')
     if tiny:
-        head, _, tail = text.partition("[presets.quick]")
-        text = head + TINY.replace("POTENTIAL", str(potential)) + "[presets.quick]" + tail
+        text = with_preset(text, TINY.replace("POTENTIAL", str(potential)))
     path = tmp / f"{Path(recipe).stem}-test.toml"
     path.write_text(text)
     return path
@@ -84,11 +84,7 @@ def _recipe(tmp: Path, recipe: str, potential: Path, tiny: bool = False) -> Path
 def two_runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("interface")
     spec = _recipe(tmp, f"{STUDY}.toml", _potential(tmp, STANDIN_LICRCN, "licrcn"), tiny=True)
-    runs = [
-        _cli("run", str(spec), "--preset", "tiny", "--store", name, "--workers", "2", cwd=tmp)
-        for name in ("s1", "s2")
-    ]
-    return tmp, runs
+    return tmp, run_twice(spec, tmp)
 
 
 def _report(tmp: Path, store: str = "s1") -> dict:

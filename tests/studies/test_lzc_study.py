@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from study_cli import run_cli as _cli
+from study_cli import run_twice, with_preset
 
 from atomflow.resources import data_dir
 
@@ -21,10 +22,8 @@ nvt = { temperatures_K = [700, 900], equil_steps = 200, steps = 1200, sample_eve
 
 
 def _spec(tmp: Path) -> Path:
-    text = (data_dir("workflows") / "li2zrcl6_n.toml").read_text()
-    head, _, tail = text.partition("[presets.quick]")
     path = tmp / "lzc-tiny.toml"
-    path.write_text(head + TINY + "[presets.quick]" + tail)
+    path.write_text(with_preset((data_dir("workflows") / "li2zrcl6_n.toml").read_text(), TINY))
     return path
 
 
@@ -32,11 +31,7 @@ def _spec(tmp: Path) -> Path:
 def two_runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lzc")
     spec = _spec(tmp)
-    runs = [
-        _cli("run", str(spec), "--preset", "tiny", "--store", name, "--workers", "2", cwd=tmp)
-        for name in ("s1", "s2")
-    ]
-    return tmp, runs
+    return tmp, run_twice(spec, tmp)
 
 
 def test_report_schema_and_paper_values(two_runs):
