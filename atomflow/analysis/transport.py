@@ -89,7 +89,14 @@ def einstein_helfand(
     sigma_err = _sigma_mS_cm(fit.D_err_cm2_s * 1e4 * 6, volume_A3, temperature_K, 3)
     notes = [fit.note] if fit.note else []
     rel = sigma_err / abs(sigma) if sigma else np.inf
-    if rel > RELATIVE_ERROR_WARNING:
+    if sigma <= 0:
+        msg = (
+            f"Einstein–Helfand conductivity came out {sigma:.3g} mS/cm (the charge MSD falls "
+            "over the fit window): not converged; run longer or average several runs"
+        )
+        warnings.warn(msg, stacklevel=2)
+        notes.append(msg)
+    elif rel > RELATIVE_ERROR_WARNING:
         msg = (
             f"Einstein–Helfand conductivity has a {100 * rel:.0f} % error (> 30 %): the "
             "collective MSD is one coordinate; run longer or average several runs"
@@ -103,7 +110,7 @@ def einstein_helfand(
         float(volume_A3),
         fit,
         msd,
-        converged=fit.converged and rel <= RELATIVE_ERROR_WARNING,
+        converged=fit.converged and sigma > 0 and rel <= RELATIVE_ERROR_WARNING,
         note="; ".join(notes),
     )
 

@@ -95,6 +95,7 @@ def _transport(records: list[dict]) -> dict[str, Any]:
                 "sigma_EH_err_mS_cm": float(
                     np.sqrt(np.sum([r["sigma_EH_err_mS_cm"] ** 2 for r in rs])) / len(rs)
                 ),
+                "sigma_EH_converged": all(r["sigma_EH_converged"] for r in rs),
                 "haven_ratio": float(np.mean(haven)) if haven else None,
                 "haven_note": (
                     "" if haven else "Einstein–Helfand σ not converged (error > 30 %): no H_R"
@@ -325,10 +326,13 @@ def markdown(report: dict[str, Any]) -> str:
     for r in rows:
         for d in r["diffusion"]:
             hr = _fmt(d["haven_ratio"], None, 3) if d["haven_ratio"] is not None else "n/c"
+            eh = _fmt(d["sigma_EH_mS_cm"], d["sigma_EH_err_mS_cm"], 3)
+            if not d.get("sigma_EH_converged", True):
+                eh = f"n/c ({eh})"
             out.append(
                 f"| {r['x']:g} | {d['T_K']:g} | {_fmt(d['D_cm2_s'], d['D_err_cm2_s'], 3)} | "
                 f"{'yes' if d['converged'] else 'no'} | {_fmt(d['sigma_NE_mS_cm'], None, 3)} | "
-                f"{_fmt(d['sigma_EH_mS_cm'], d['sigma_EH_err_mS_cm'], 3)} | {hr} |"
+                f"{eh} | {hr} |"
             )
     if report.get("qha_vs_npt"):
         out += ["", "## Quasi-harmonic lattice vs NPT MD (x = 0)", ""]
@@ -341,7 +345,8 @@ def markdown(report: dict[str, Any]) -> str:
     notes = list(report.get("notes", []))
     notes.append(
         "σ(300 K) is Nernst–Einstein from the Arrhenius extrapolation of tracer D (Haven "
-        "ratio 1); 'n/c' marks a Haven ratio whose Einstein–Helfand σ has an error above 30 %."
+        "ratio 1); 'n/c' marks an Einstein–Helfand σ that is negative or has an error above 30 %, "
+        "and the Haven ratio that would need it."
     )
     out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     out += [""] + [f"![{p}]({p})" for p in report["plots"]] + [""]

@@ -132,6 +132,20 @@ def test_large_relative_error_warns():
     assert not eh.converged
 
 
+def test_negative_conductivity_is_not_converged():
+    """A cation rattling in a cage has no dc conductivity: its charge MSD rises and falls, the
+    fitted slope comes out negative, and σ_EH is flagged as not converged, not reported."""
+    t = np.arange(400) * 1.0
+    pos = np.zeros((400, 2, 3))
+    pos[:, 1] = 5.0
+    pos[:, 0, 0] = 3 * np.cos(2 * np.pi * t / 200)
+    with pytest.warns(UserWarning, match="falls over the fit window"):
+        eh = einstein_helfand(pos, t, np.array([1.0, -1.0]), 1000.0, 300.0)
+    assert eh.sigma_mS_cm < 0
+    assert not eh.converged
+    assert "not converged" in eh.note
+
+
 def test_region_membership_and_slab_diffusion():
     """Atoms in the lower half diffuse 10× faster than in the upper half (z-dependent walk,
     reflecting z): each slab's D comes out as its own."""

@@ -69,6 +69,9 @@ def test_arrhenius_and_nernst_einstein_recover_the_inputs():
     sigma_S_m = n * E**2 * (d300 * 1e-4) / (KB * 300.0)
     assert r0["sigma300_mS_cm"] == pytest.approx(sigma_S_m * 10, rel=1e-6)
     assert r0["sigma300_err"] > 0
+    # the inputs' σ_EH is flagged unconverged: the row carries the flag and no Haven ratio
+    assert r0["diffusion"][0]["sigma_EH_converged"] is False
+    assert r0["diffusion"][0]["haven_ratio"] is None
 
 
 def test_nernst_einstein_matches_the_papers_derived_diffusivity():
