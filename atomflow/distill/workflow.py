@@ -121,6 +121,9 @@ class PotentialHeader(_Strict):
     labeller: str
     labeller_reason: str = ""
     description: str = ""
+    validity_notes: str = Field(
+        "", description="limits found in use, added to the shipped [validity] notes"
+    )
     experiment: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="parent label -> {a, c, ...} experimental values, Å"
     )
@@ -642,6 +645,7 @@ def distill_package(
         + json.dumps(
             "closest pairs seen in training (Å): "
             + ", ".join(f"{k} {v:.2f}" for k, v in sorted(fit["pair_min_A"].items()))
+            + (f". {header['validity_notes']}" if header.get("validity_notes") else "")
         ),
     ]
     (out / "potential.toml").write_text("\n".join(toml) + "\n")
