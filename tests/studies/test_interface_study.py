@@ -1,6 +1,6 @@
 """The Li-at-an-interface study (crncn_crn_interface, mo2n_wn) end to end through the CLI.
 
-The recipes' potentials (licrcn-pod is not shipped; limown-pod is) are replaced, so the tiny preset
+The recipes' potentials (licrcn-pod, limown-pod) are replaced, so the tiny preset
 runs on a stand-in written here: Morse pairs with their minima at the first-shell distances
 of Cr2(NCN)3 and CrN, cut after that shell (an elastic network that keeps the ideal cells
 and the interface model intact), and long-range Morse pairs for Li. Not physical.
@@ -188,14 +188,20 @@ def test_html_report(two_runs):
     assert "<table>" in page and "data:image/png;base64," in page and 'id="report-data"' in page
 
 
-def test_missing_potential_fails_early_and_names_it(tmp_path):
-    """licrcn-pod is written for this study but not shipped (its fit does not hold its gate)."""
-    out = _cli("run", "crncn_crn_interface", "--preset", "quick", "--store", "s", cwd=tmp_path)
-    assert out.returncode == 2
-    msg = " ".join(out.stderr.split())
+def test_unshipped_potential_fails_early_and_names_it(monkeypatch):
+    """Before a study's own potential ships, the run stops at once and says it is not
+    distilled yet (the registry is emptied here, so the test holds whatever ships)."""
+    from atomflow.studies import li_interface, systems
+    from atomflow.studies.spec import load_spec
+
+    models = {k: v.preset_model for k, v in systems().items()}
+    spec = load_spec(data_dir("workflows") / "crncn_crn_interface.toml", "quick", models)
+    monkeypatch.setattr(li_interface, "available_potentials", lambda: [])
+    with pytest.raises(InputError) as exc:
+        li_interface._potential(spec.preset)
+    msg = " ".join(str(exc.value).split())
     assert "potential 'licrcn-pod' is not available" in msg
     assert "not been distilled yet" in msg and "C, Cr, Li, N" in msg
-    assert not (tmp_path / "s").exists()  # nothing ran
 
 
 def test_misspelt_potential_fails_early_and_says_so(tmp_path):
