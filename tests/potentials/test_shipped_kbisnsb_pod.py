@@ -2,33 +2,19 @@
 its report's verdicts follow its numbers, K pushed onto the alloy meets a wall, and a short
 hot NVT of the alloy holds."""
 
-import json
-
 import numpy as np
 import pytest
 from pymatgen.io.ase import AseAtomsAdaptor
+from shipped_pod import check_registry_entry
 
-from atomflow.distill.report import acceptance
-from atomflow.potentials import available_potentials, get_potential
+from atomflow.potentials import get_potential
 from atomflow.structures import build_system
 
 NAME = "kbisnsb-pod"
 
 
 def test_registry_entry_carries_provenance_core_and_report():
-    assert NAME in available_potentials()
-    pot = get_potential(NAME)
-    assert pot.elements == ("K", "Bi", "Sn", "Sb")
-    assert "table" in pot.pair_style and "core.table" in pot.files
-    assert pot.provenance["labeller"] == "chgnet"
-    assert pot.validity["temperatures_K"] == [0, 450]
-    report = json.loads((pot.directory / "report.json").read_text())
-    assert report["acceptance"] == acceptance(report)  # the verdicts follow the numbers
-    assert all(g["ok"] and g["atoms"] >= 400 and g["ps"] >= 20 for g in report["stable_nvt"])
-    core = json.loads((pot.directory / "core.json").read_text())
-    assert set(core) == set(report["core"])
-    for pair, c in core.items():  # the core starts at the closest trained approach
-        assert c["r_on_A"] == pytest.approx(report["training_pair_min_A"][pair], abs=1e-4)
+    check_registry_entry(NAME, ("K", "Bi", "Sn", "Sb"), 450)
 
 
 @pytest.mark.parametrize("pair", ["Bi-K", "K-Sn", "K-Sb"])

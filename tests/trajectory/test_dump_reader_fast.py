@@ -59,15 +59,20 @@ def _exact(path, **kw):
     return state.finish(0.001)
 
 
-def test_fast_pass_is_used_and_matches_the_exact_pass(tmp_path, passes):
-    truth = _write(tmp_path / "a.dump", shuffle_seed=5)
-    fast = read_lammps_dump(tmp_path / "a.dump", 0.001)
-    assert passes["blocks"] == 0
-    exact = _exact(tmp_path / "a.dump")
+def _same_as_exact(fast, path, truth):
+    """``fast`` holds the true positions and is bit-identical to the exact pass."""
+    exact = _exact(path)
     np.testing.assert_allclose(fast.positions, truth, atol=1e-8)
     np.testing.assert_array_equal(fast.positions, exact.positions)
     np.testing.assert_array_equal(fast.steps, exact.steps)
     np.testing.assert_array_equal(fast.cells, exact.cells)
+
+
+def test_fast_pass_is_used_and_matches_the_exact_pass(tmp_path, passes):
+    truth = _write(tmp_path / "a.dump", shuffle_seed=5)
+    fast = read_lammps_dump(tmp_path / "a.dump", 0.001)
+    assert passes["blocks"] == 0
+    _same_as_exact(fast, tmp_path / "a.dump", truth)
 
 
 def test_frames_larger_than_the_block(tmp_path, passes):
@@ -280,11 +285,7 @@ def test_two_halves_in_two_threads_match_the_exact_pass(tmp_path, passes, monkey
     write_dump(tmp_path / "a.dump", np.arange(21) * 10, truth, cells, [1, 2] * 4, columns, seed)
     fast = read_lammps_dump(tmp_path / "a.dump", 0.001, chunk_mb=0.001)
     assert passes["blocks"] == 0 and len(halves) == 1 and 0 < halves[0][1] < 21
-    exact = _exact(tmp_path / "a.dump")
-    np.testing.assert_allclose(fast.positions, truth, atol=1e-8)
-    np.testing.assert_array_equal(fast.positions, exact.positions)
-    np.testing.assert_array_equal(fast.steps, exact.steps)
-    np.testing.assert_array_equal(fast.cells, exact.cells)
+    _same_as_exact(fast, tmp_path / "a.dump", truth)
 
 
 def test_two_halves_name_frames_by_their_number_in_the_file(tmp_path, monkeypatch):
