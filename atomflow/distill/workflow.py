@@ -205,7 +205,7 @@ def distill_parents(parents: list[dict], workdir: Path | None = None) -> list[st
     return out
 
 
-@task(version="3")
+@task(version="4")
 def distill_seeds(
     parent_paths: list[str],
     parents: list[dict],

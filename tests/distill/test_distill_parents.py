@@ -6,9 +6,12 @@ import pytest
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from atomflow.distill.dataset import pair_min_distances
-from atomflow.distill.workflow import Parent, build_parent
+from atomflow.distill.workflow import Parent, build_parent, load_recipe
+from atomflow.resources import data_dir
 from atomflow.structures import build_system
 from atomflow.structures.reference import load_reference
+
+RECIPES = data_dir("workflows") / "potentials"
 
 
 def test_reference_parent_is_the_catalogue_crystal_repeated():
@@ -71,6 +74,29 @@ def test_close_contacts_reach_soft_metals_with_a_wider_cutoff():
         assert f.info["config_type"] == "close contact"
         d = f.get_all_distances(mic=True)[np.triu_indices(len(f), 1)]
         assert 0.75 * 4.614 < d.min() < 0.97 * 4.614  # pushed to 80-95 %, rattled
+
+
+def test_close_contacts_push_only_their_own_pair():
+    """Pushing one N of a linear N=C=N unit at the other N drives it through the C (to about
+    0.2 Å, a label no labeller gets right); such pushes are replaced by a clear contact of
+    the same pair or left out, so that no bystander comes closer than the deepest contact."""
+    from atomflow.distill.seeds import make_seeds
+
+    crncn = AseAtomsAdaptor.get_atoms(build_parent(Parent(reference="cr2ncn3")))
+    parent_min = pair_min_distances([crncn])
+    assert parent_min["C-N"] == pytest.approx(1.23, abs=0.03)
+    # the licrcn-pod full recipe's plan and seed: the old rule put a C-N at 0.24 Å here
+    plan = load_recipe(RECIPES / "licrcn-pod.toml", "full")[1].seeds.model_copy(
+        update={"mobile": "Li"}
+    )
+    frames = [f for f in make_seeds(crncn, plan, seed=23) if "close" in f.info["config_type"]]
+    assert len(frames) == plan.close_contacts * len(parent_min)  # a clear push for each pair
+    sym = np.array(crncn.get_chemical_symbols())
+    for f in frames:  # pushed pairs reach 0.6 of a bond, bystanders no closer
+        d = f.get_all_distances(mic=True)
+        for i, j in zip(*np.nonzero(np.triu(d < 1.0, 1)), strict=True):
+            key = "-".join(sorted((sym[i], sym[j])))
+            assert d[i, j] >= 0.6 * parent_min[key] - 0.1, (key, d[i, j])
 
 
 def test_relax_path_runs_from_the_parent_to_the_relaxed_cell():
