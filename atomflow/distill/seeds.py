@@ -91,10 +91,10 @@ def _close_contacts(parent: Atoms, plan: SeedPlan, rng: np.random.Generator) -> 
         for f in np.linspace(lo, 0.95, plan.close_contacts):
             # the first draw as it always was (fits without such collisions are unchanged),
             # then the pair's other contacts until one keeps clear
-            k = int(rng.choice(nearest))
-            atoms = _push(parent, i[k], v[k], f, rng)
-            if not _only_pair_close(atoms, int(i[k]), int(j[k]), parent_min, plan):
-                for k in rng.permutation(nearest[nearest != k]):
+            first = int(rng.choice(nearest))
+            atoms = _push(parent, i[first], v[first], f, rng)
+            if not _only_pair_close(atoms, int(i[first]), int(j[first]), parent_min, plan):
+                for k in rng.permutation(nearest[nearest != first]):
                     atoms = _push(parent, i[k], v[k], f, rng)
                     if _only_pair_close(atoms, int(i[k]), int(j[k]), parent_min, plan):
                         break
@@ -119,9 +119,7 @@ def _only_pair_close(
     others = np.delete(np.arange(len(atoms)), [moved, target])
     dist = atoms.get_distances(moved, others, mic=True)
     sym = atoms.get_chemical_symbols()
-    limit = np.array(
-        [parent_min.get("-".join(sorted((sym[moved], sym[n]))), 0.0) for n in others]
-    )
+    limit = np.array([parent_min.get("-".join(sorted((sym[moved], sym[n]))), 0.0) for n in others])
     return bool(np.all(dist >= plan.close_contact_min * limit))
 
 
