@@ -203,6 +203,7 @@ def compute_phonopy(
     ph = Phonopy(
         to_phonopy_atoms(structure),
         supercell_matrix=np.diag([int(n) for n in supercell]),
+        primitive_matrix="P",  # phonopy 4 would pick a primitive cell of its own ("auto")
         symprec=symprec,
     )
     ph.generate_displacements(distance=displacement_A)

@@ -74,3 +74,23 @@ def test_backend_errors_name_the_input():
         harmonic_phonons(ar, "no-such-potential")
     with pytest.raises(InputError, match="supercell"):
         compute_phonopy(ar, AseBackend(LennardJones()), supercell=(0, 1, 1))
+
+
+def test_the_unit_cell_given_is_phonopy_primitive_cell():
+    """Everything phonopy normalises per primitive cell (DOS, free energy) must be per the
+    structure given: a conventional 4-atom fcc cell stays 4 atoms (12 branches), and its
+    free energy is 4 times that of the 1-atom primitive cell."""
+    calc = LennardJones(sigma=SIGMA, epsilon=EPS, rc=RC, smooth=False)
+    backend = AseBackend(calc, elements=["Ar"])
+    conventional = fcc_ar()
+    primitive = conventional.get_primitive_structure()
+    assert (len(conventional), len(primitive)) == (4, 1)
+    ph4, _ = compute_phonopy(conventional, backend, supercell=(2, 2, 2))
+    ph1, _ = compute_phonopy(primitive, backend, supercell=(4, 4, 4))
+    assert len(ph4.primitive) == 4 and len(ph1.primitive) == 1
+    free = []
+    for ph in (ph4, ph1):
+        ph.run_mesh([12, 12, 12])
+        ph.run_thermal_properties(temperatures=[50.0])
+        free.append(ph.get_thermal_properties_dict()["free_energy"][0])
+    assert free[0] == pytest.approx(4 * free[1], rel=0.02)
