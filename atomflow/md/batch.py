@@ -77,9 +77,14 @@ class BatchEvaluator:
         try:
             _load(self._lmp, structure, potential)
             keys = " pe pxx pyy pzz pxy pxz pyz" if energy_stress else ""
+            # The last step of every run is a thermo step, on which LAMMPS tallies energy
+            # and virial for its default pe and pressure computes even when thermo prints
+            # neither: forces only needs them gone (measured: SNAP Li3N, 256 atoms, 1.35x).
+            lean = [] if energy_stress else ["uncompute thermo_pe", "uncompute thermo_press"]
             self._lmp.commands_list(
                 [
                     f"thermo_style custom step{keys}",
+                    *lean,
                     "thermo 1000000000",
                     "neigh_modify every 1 delay 0 check yes",
                     "run 0",  # full setup, once

@@ -66,6 +66,9 @@ def test_batched_evaluator_matches_fresh_single_points():
             np.testing.assert_allclose(full.forces_eV_A @ rot, forces, atol=1e-10)
             np.testing.assert_allclose(quick.forces_eV_A, full.forces_eV_A, atol=1e-12)
             assert quick.energy_eV is None and full.stress_GPa.shape == (3, 3)
+        # forces only: no energy or virial tally is left for the last (thermo) step of a run
+        assert not fast._lmp.has_id("compute", "thermo_pe")
+        assert ev._lmp.has_id("compute", "thermo_pe")
 
 
 def test_stress_of_compressed_li3n_is_diagonal_and_compressive():
