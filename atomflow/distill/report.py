@@ -108,6 +108,26 @@ def acceptance(summary: dict) -> dict[str, bool]:
     return verdicts
 
 
+def gate_floor_lines(stable_nvt: list[dict]) -> list[str]:
+    """One line per gate cell whose short bonds were held to a fraction of their length
+    rather than to 1.2 Å (:func:`atomflow.distill.explore.pair_floors`)."""
+    lines = []
+    for g in stable_nvt:
+        floors = g.get("pair_floors_A") or {}
+        closest = g.get("closest_by_pair_A") or {}
+        if floors:
+            held = ", ".join(
+                f"{pair} ≥ {f:.3f} Å (closest {closest.get(pair, float('nan')):.3f})"
+                for pair, f in floors.items()
+            )
+            lines += [
+                "",
+                f"{g['parent']}: bonds too short for the 1.2 Å rule are held to 0.85 of their "
+                f"length in the parent instead: {held}.",
+            ]
+    return lines
+
+
 def _short_range_lines(short_range: dict) -> list[str]:
     """Pair-closing scans (fit vs labeller) and the relaxation probe, per parent."""
     if not short_range:
@@ -302,6 +322,7 @@ def write_report(
             f"{g['closest_pair_A']:.3f} | {g['lost_atoms_or_crash']} | "
             f"{g['mean_temperature_K']} | {g['temperature_drift_K']} | {g['ok']} |"
         )
+    lines += gate_floor_lines(validation["stable_nvt"])
     ph = validation["phonons"]
     if ph:
         lines += [

@@ -425,7 +425,7 @@ def distill_core(
     return {**fit, "folder": str(folder), "core": cores}
 
 
-@task(version="1")
+@task(version="2")
 def distill_gate(
     fit: dict,
     parent_paths: list[str],
@@ -461,7 +461,8 @@ def distill_gate(
             sample_every=max(10, steps // 200),
             seed=seed + k,
         )
-        verdict = explore.stability_verdict(summary, steps)
+        bonds = dataset.pair_min_distances([AseAtomsAdaptor.get_atoms(structures[k])])
+        verdict = explore.stability_verdict(summary, steps, floors=explore.pair_floors(bonds))
         verdict.update(parent=names[k], ps=g.ps, flagged_pairs=summary.flagged_pairs)
         (work / f"gate_{k}_temperature.json").write_text(json.dumps(summary.temperatures))
         stable.append(verdict)

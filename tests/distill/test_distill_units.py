@@ -118,6 +118,34 @@ def test_stability_verdict_needs_full_length_steady_temperature_and_no_close_pai
     assert not explore.stability_verdict(hot, 2000)["temperature_steady"]
 
 
+def test_short_bonds_are_held_to_a_fraction_of_their_length_not_to_1p2_A():
+    """Carbodiimide C=N is 1.23 Å and swings to about 1.1 Å at 1000 K; a collapse (0.85 Å,
+    as in a failed Li-Cr-C-N gate) still fails, and longer bonds keep the 1.2 Å rule."""
+    floors = explore.pair_floors({"C-N": 1.23, "Cr-N": 2.05, "C-C": 3.06})
+    assert floors == {"C-N": pytest.approx(0.85 * 1.23, abs=1e-3)}
+    temps = [1000.0] * 40
+
+    def probe(by_pair):
+        return explore.MDProbe(
+            1000,
+            408,
+            2000,
+            False,
+            "ok",
+            min(by_pair.values()),
+            0,
+            temperatures=temps,
+            closest_by_pair=by_pair,
+        )
+
+    swing = probe({"C-N": 1.10, "Cr-N": 1.75, "C-C": 2.9})
+    assert explore.stability_verdict(swing, 2000, floors=floors)["ok"]
+    assert not explore.stability_verdict(swing, 2000)["ok"]  # the bare 1.2 Å rule
+    assert explore.stability_verdict(swing, 2000, floors=floors)["pair_floors_A"] == floors
+    for collapsed in ({"C-N": 0.85, "Cr-N": 1.75}, {"C-N": 1.10, "Cr-N": 1.15}):
+        assert not explore.stability_verdict(probe(collapsed), 2000, floors=floors)["ok"]
+
+
 def test_replicate_reaches_the_atom_count_near_cubically():
     from pymatgen.core import Lattice, Structure
 
@@ -166,3 +194,19 @@ def test_fit_command_explains_a_missing_recipe_and_a_missing_preset(tmp_path):
     recipe = data_dir("workflows") / "potentials" / "li3n-pod.toml"
     out = runner.invoke(app, ["potentials", "fit", str(recipe), "--preset", "huge"])
     assert out.exit_code == 2 and "no preset 'huge'" in out.output
+
+
+def test_report_says_which_short_bonds_were_held_to_their_own_floor():
+    from atomflow.distill.report import gate_floor_lines
+
+    gates = [
+        {"parent": "CrN+Li", "closest_pair_A": 1.42},
+        {
+            "parent": "Cr2(NCN)3+Li",
+            "pair_floors_A": {"C-N": 1.046},
+            "closest_by_pair_A": {"C-N": 1.105, "Cr-N": 1.7},
+        },
+    ]
+    lines = gate_floor_lines(gates)
+    assert len([x for x in lines if x]) == 1
+    assert "Cr2(NCN)3+Li" in lines[-1] and "C-N ≥ 1.046 Å (closest 1.105)" in lines[-1]
