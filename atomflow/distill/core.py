@@ -52,6 +52,15 @@ class CoreSettings(BaseModel):
     unknown_onset: float = Field(
         0.75, gt=0, description="onset for pairs absent from training, x covalent sum"
     )
+    bystander_ratio: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="a closing path also ends where the moving atom comes closer to a third "
+        "atom than this fraction of their pair's closest approach in the parent (0: only "
+        "inside that pair's onset). Without it, closing the two N of a linear N=C=N unit "
+        "drives one N into the C, and the fall of the C-N energy is charged to N-N",
+    )
     onset_min_A: dict[str, float] = Field(
         default_factory=dict,
         description="per pair ('N-N'): the onset is at least this, above the closest trained "
@@ -113,18 +122,25 @@ def closing_paths(
     a, b = pair.split("-")
     i, j, d, v = neighbor_list("ijdD", parent, max(cutoff, 1.05 * r_on[pair]))
     sym = np.array(parent.get_chemical_symbols())
+    closest: dict[str, float] = {}  # per element pair, in the parent
+    for x, y, dist in zip(sym[i], sym[j], d, strict=True):
+        key = pair_key(x, y)
+        closest[key] = min(dist, closest.get(key, np.inf))
     hits = np.flatnonzero((sym[i] == a) & (sym[j] == b))
     if a != b:  # move either kind of atom
         hits = np.concatenate([hits, np.flatnonzero((sym[i] == b) & (sym[j] == a))])
     paths = []
     for k in hits[np.argsort(d[hits], kind="stable")][: settings.contacts]:
         others = np.delete(np.arange(len(parent)), [i[k], j[k]])
-        limits = np.array([r_on[pair_key(sym[i[k]], sym[n])] for n in others])
+        keys = [pair_key(sym[i[k]], sym[n]) for n in others]
+        limits = np.array(
+            [max(r_on[q], settings.bystander_ratio * closest.get(q, 0.0)) for q in keys]
+        )
         frames = []
         for r in grid(r_on[pair], settings):
             atoms = parent.copy()
             atoms.positions[i[k]] += (1.0 - r / d[k]) * v[k]
-            if np.any(atoms.get_distances(i[k], others, mic=True) < limits):
+            if len(others) and np.any(atoms.get_distances(i[k], others, mic=True) < limits):
                 break
             frames.append(atoms)
         if len(frames) >= 3:

@@ -125,3 +125,20 @@ def test_lammps_reads_the_core_table(tmp_path):
         u, fu = core_energy_force(r, core)
         assert e1 - e0 == pytest.approx(float(u), abs=1e-3 * max(1.0, float(u)))
         assert f1[1, 0] - f0[1, 0] == pytest.approx(float(fu), abs=1e-2 * max(1.0, float(fu)))
+
+
+def test_closing_paths_end_before_the_moving_atom_runs_into_a_bystander():
+    """Two N of one linear N=C=N unit (C-N 1.23 Å, N-N 2.46 Å): closing N on N drives it
+    into the C. With ``bystander_ratio`` the path ends once C-N is under 0.8 of its bond,
+    so the C-N fall is not charged to N-N; without it the path runs on into the C."""
+    from ase import Atoms
+
+    ncn = Atoms("NCN", positions=[[0, 0, 0], [1.23, 0, 0], [2.46, 0, 0]], cell=[12, 12, 12])
+    ncn.pbc = True
+    r_on = {"N-N": 2.0, "C-N": 0.6, "C-C": 2.0}
+    loose = closing_paths(ncn, "N-N", r_on, CoreSettings(contacts=1))
+    assert loose and min(f.get_distance(0, 1, mic=True) for f in loose[0]) < 0.98
+    assert closing_paths(ncn, "N-N", r_on, CoreSettings(contacts=1, bystander_ratio=0.8)) == []
+    # a clear path is not cut: N approaching a lone N in the same box
+    nn = Atoms("NN", positions=[[0, 0, 0], [2.46, 0, 0]], cell=[12, 12, 12], pbc=True)
+    assert len(closing_paths(nn, "N-N", r_on, CoreSettings(contacts=1, bystander_ratio=0.8))) == 1
