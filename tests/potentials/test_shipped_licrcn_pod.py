@@ -1,0 +1,51 @@
+"""The shipped Li-Cr-C-N POD (distilled from CHGNet, with a fitted repulsive core): it loads
+with its provenance, its report's verdicts follow its numbers, its gates held on at least
+400 atoms, and a short hot NVT of a Cr2(NCN)3/CrN interface with Li keeps its carbodiimide
+units whole."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from shipped_pod import check_registry_entry
+
+from atomflow.potentials import get_potential
+from atomflow.structures import build_system
+
+NAME = "licrcn-pod"
+
+
+def test_registry_entry_carries_provenance_core_and_report():
+    report = check_registry_entry(NAME, ("Li", "Cr", "C", "N"), 1000)
+    gates = {g["parent"]: g for g in report["stable_nvt"]}
+    assert set(gates) == {"Cr2(NCN)3+Li", "CrN+Li", "interface+Li"}
+    # the only pair held to a floor of its own is carbodiimide C=N (1.23 Å in the crystal)
+    for g in gates.values():
+        assert set(g.get("pair_floors_A", {})) <= {"C-N"}
+        for pair, d in g.get("closest_by_pair_A", {}).items():
+            assert d > g.get("pair_floors_A", {}).get(pair, 1.2)
+
+
+def test_an_interface_with_li_holds_in_hot_md(tmp_path):
+    from atomflow.md.protocols import MDProtocol
+    from atomflow.md.runner import run_md
+    from atomflow.trajectory.h5md import read_h5md
+
+    cell = build_system("crncn-crn", n_li=2, substrate_thickness=1, seed=1)[0].structure
+    p = MDProtocol(
+        ensemble="nvt", temperature_K=900, steps=1000, sample_every=100, restart_every=1000, seed=3
+    )
+    result = run_md(cell, get_potential(NAME), p, tmp_path)
+    assert result.natoms == len(cell)
+    assert result.mean_temperature_K == pytest.approx(900, rel=0.25)
+    traj = read_h5md(result.trajectory)
+    last = Atoms(traj.species, positions=traj.positions[-1], cell=traj.cells[-1], pbc=True)
+    r = last.get_all_distances(mic=True) + 10 * np.eye(len(last))
+    sym = np.array(last.get_chemical_symbols())
+    carbon, nitrogen = sym == "C", sym == "N"
+    # every C keeps its two N (N=C=N, 1.23 Å) and no C-C or N-N pair forms
+    assert np.all(np.sort(r[carbon][:, nitrogen], axis=1)[:, :2] < 1.45)
+    assert r[np.ix_(carbon, carbon)].min() > 2.0 and r[np.ix_(nitrogen, nitrogen)].min() > 2.0
+    assert (
+        r[~(carbon[:, None] & nitrogen[None, :]) & ~(nitrogen[:, None] & carbon[None, :])].min()
+        > 1.2
+    )
