@@ -61,6 +61,11 @@ class CoreSettings(BaseModel):
         "inside that pair's onset). Without it, closing the two N of a linear N=C=N unit "
         "drives one N into the C, and the fall of the C-N energy is charged to N-N",
     )
+    bystander_pairs: list[str] = Field(
+        default_factory=list,
+        description="the pairs whose closing paths bystander_ratio cuts (empty: all); a pair "
+        "whose shortest contacts all pass a third atom keeps paths that way",
+    )
     onset_min_A: dict[str, float] = Field(
         default_factory=dict,
         description="per pair ('N-N'): the onset is at least this, above the closest trained "
@@ -133,9 +138,10 @@ def closing_paths(
     for k in hits[np.argsort(d[hits], kind="stable")][: settings.contacts]:
         others = np.delete(np.arange(len(parent)), [i[k], j[k]])
         keys = [pair_key(sym[i[k]], sym[n]) for n in others]
-        limits = np.array(
-            [max(r_on[q], settings.bystander_ratio * closest.get(q, 0.0)) for q in keys]
-        )
+        ratio = settings.bystander_ratio
+        if settings.bystander_pairs and pair not in settings.bystander_pairs:
+            ratio = 0.0
+        limits = np.array([max(r_on[q], ratio * closest.get(q, 0.0)) for q in keys])
         frames = []
         for r in grid(r_on[pair], settings):
             atoms = parent.copy()

@@ -139,6 +139,9 @@ def test_closing_paths_end_before_the_moving_atom_runs_into_a_bystander():
     loose = closing_paths(ncn, "N-N", r_on, CoreSettings(contacts=1))
     assert loose and min(f.get_distance(0, 1, mic=True) for f in loose[0]) < 0.98
     assert closing_paths(ncn, "N-N", r_on, CoreSettings(contacts=1, bystander_ratio=0.8)) == []
+    # the cut applies to the listed pairs only: Li-Li keeps its paths past bystanders
+    only_li = CoreSettings(contacts=1, bystander_ratio=0.8, bystander_pairs=["Li-Li"])
+    assert len(closing_paths(ncn, "N-N", r_on, only_li)) == 1
     # a clear path is not cut: N approaching a lone N in the same box
     nn = Atoms("NN", positions=[[0, 0, 0], [2.46, 0, 0]], cell=[12, 12, 12], pbc=True)
     assert len(closing_paths(nn, "N-N", r_on, CoreSettings(contacts=1, bystander_ratio=0.8))) == 1
