@@ -11,7 +11,8 @@ from atomflow.potentials import available_potentials, get_potential
 def check_registry_entry(name: str, elements: tuple[str, ...], max_T: float) -> dict:
     """Loads with provenance and core; the report's verdicts follow its numbers; every gate
     held 20 ps on at least 400 atoms; each core starts at its pair's closest trained
-    approach (or the recipe's lifted onset for that pair). Returns the report for the caller's own checks."""
+    approach (or the recipe's lifted onset for that pair). Returns the report for the
+    caller's own checks."""
     assert name in available_potentials()
     pot = get_potential(name)
     assert pot.elements == elements
