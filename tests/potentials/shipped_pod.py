@@ -29,3 +29,31 @@ def check_registry_entry(name: str, elements: tuple[str, ...], max_T: float) -> 
         onset = max(report["training_pair_min_A"][pair], lifted.get(pair, 0.0))
         assert c["r_on_A"] == pytest.approx(onset, abs=1e-4)
     return report
+
+
+def hot_md_distances(name: str, cell, workdir, temperature_K: float = 900.0):
+    """1 ps of NVT with a shipped potential; checks that no atom was lost and the
+    temperature held, and returns the last frame's symbols and its distance matrix (with
+    10 Å on the diagonal)."""
+    import numpy as np
+    from ase import Atoms
+
+    from atomflow.md.protocols import MDProtocol
+    from atomflow.md.runner import run_md
+    from atomflow.trajectory.h5md import read_h5md
+
+    p = MDProtocol(
+        ensemble="nvt",
+        temperature_K=temperature_K,
+        steps=1000,
+        sample_every=100,
+        restart_every=1000,
+        seed=3,
+    )
+    result = run_md(cell, get_potential(name), p, workdir)
+    assert result.natoms == len(cell)
+    assert result.mean_temperature_K == pytest.approx(temperature_K, rel=0.25)
+    traj = read_h5md(result.trajectory)
+    last = Atoms(traj.species, positions=traj.positions[-1], cell=traj.cells[-1], pbc=True)
+    r = last.get_all_distances(mic=True) + 10 * np.eye(len(last))
+    return np.array(last.get_chemical_symbols()), r

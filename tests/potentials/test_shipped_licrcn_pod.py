@@ -4,11 +4,8 @@ with its provenance, its report's verdicts follow its numbers, its gates held on
 units whole."""
 
 import numpy as np
-import pytest
-from ase import Atoms
-from shipped_pod import check_registry_entry
+from shipped_pod import check_registry_entry, hot_md_distances
 
-from atomflow.potentials import get_potential
 from atomflow.structures import build_system
 
 NAME = "licrcn-pod"
@@ -26,21 +23,8 @@ def test_registry_entry_carries_provenance_core_and_report():
 
 
 def test_an_interface_with_li_holds_in_hot_md(tmp_path):
-    from atomflow.md.protocols import MDProtocol
-    from atomflow.md.runner import run_md
-    from atomflow.trajectory.h5md import read_h5md
-
     cell = build_system("crncn-crn", n_li=2, substrate_thickness=1, seed=1)[0].structure
-    p = MDProtocol(
-        ensemble="nvt", temperature_K=900, steps=1000, sample_every=100, restart_every=1000, seed=3
-    )
-    result = run_md(cell, get_potential(NAME), p, tmp_path)
-    assert result.natoms == len(cell)
-    assert result.mean_temperature_K == pytest.approx(900, rel=0.25)
-    traj = read_h5md(result.trajectory)
-    last = Atoms(traj.species, positions=traj.positions[-1], cell=traj.cells[-1], pbc=True)
-    r = last.get_all_distances(mic=True) + 10 * np.eye(len(last))
-    sym = np.array(last.get_chemical_symbols())
+    sym, r = hot_md_distances(NAME, cell, tmp_path)
     carbon, nitrogen = sym == "C", sym == "N"
     # every C keeps its two N (N=C=N, 1.23 Å) and no C-C or N-N pair forms
     assert np.all(np.sort(r[carbon][:, nitrogen], axis=1)[:, :2] < 1.45)
