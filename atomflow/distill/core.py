@@ -31,6 +31,7 @@ from ase.data import atomic_numbers, covalent_radii
 from ase.neighborlist import neighbor_list
 from pydantic import BaseModel, ConfigDict, Field
 
+from atomflow.distill.dataset import clear_of_others, pair_key, pair_min_distances
 from atomflow.errors import InputError
 
 TABLE = "core.table"
@@ -72,10 +73,6 @@ class CoreSettings(BaseModel):
         "approach; training frames closer than it then feel the core (a deliberate choice to "
         "keep a pair apart where its close contacts only teach a cliff)",
     )
-
-
-def pair_key(a: str, b: str) -> str:
-    return "-".join(sorted((a, b)))
 
 
 def _smootherstep(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -125,28 +122,26 @@ def closing_paths(
     straight at the other, at ``grid(r_on[pair])``; a path stops where the moving atom
     comes inside another pair's onset."""
     a, b = pair.split("-")
-    i, j, d, v = neighbor_list("ijdD", parent, max(cutoff, 1.05 * r_on[pair]))
+    cut = max(cutoff, 1.05 * r_on[pair])
+    i, j, d, v = neighbor_list("ijdD", parent, cut)
     sym = np.array(parent.get_chemical_symbols())
-    closest: dict[str, float] = {}  # per element pair, in the parent
-    for x, y, dist in zip(sym[i], sym[j], d, strict=True):
-        key = pair_key(x, y)
-        closest[key] = min(dist, closest.get(key, np.inf))
+    ratio = settings.bystander_ratio
+    if settings.bystander_pairs and pair not in settings.bystander_pairs:
+        ratio = 0.0
+    limits = dict(r_on)
+    if ratio:
+        for key, closest in pair_min_distances([parent], cut).items():
+            limits[key] = max(limits.get(key, 0.0), ratio * closest)
     hits = np.flatnonzero((sym[i] == a) & (sym[j] == b))
     if a != b:  # move either kind of atom
         hits = np.concatenate([hits, np.flatnonzero((sym[i] == b) & (sym[j] == a))])
     paths = []
     for k in hits[np.argsort(d[hits], kind="stable")][: settings.contacts]:
-        others = np.delete(np.arange(len(parent)), [i[k], j[k]])
-        keys = [pair_key(sym[i[k]], sym[n]) for n in others]
-        ratio = settings.bystander_ratio
-        if settings.bystander_pairs and pair not in settings.bystander_pairs:
-            ratio = 0.0
-        limits = np.array([max(r_on[q], ratio * closest.get(q, 0.0)) for q in keys])
         frames = []
         for r in grid(r_on[pair], settings):
             atoms = parent.copy()
             atoms.positions[i[k]] += (1.0 - r / d[k]) * v[k]
-            if len(others) and np.any(atoms.get_distances(i[k], others, mic=True) < limits):
+            if not clear_of_others(atoms, int(i[k]), [int(j[k])], limits):
                 break
             frames.append(atoms)
         if len(frames) >= 3:

@@ -33,6 +33,25 @@ def frames_hash(paths: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
+def pair_key(a: str, b: str) -> str:
+    """``"A-B"`` with the symbols sorted, as :func:`pair_min_distances` keys its pairs."""
+    return "-".join(sorted((a, b)))
+
+
+def clear_of_others(
+    atoms: Atoms, moved: int, skip: Sequence[int], limits_A: dict[str, float]
+) -> bool:
+    """Whether atom ``moved`` is no closer to any atom but itself and ``skip`` than
+    ``limits_A`` allows for their element pair (pairs not listed: no limit). Seeds and core
+    paths that move one atom at another use it to keep the move from running into a third."""
+    others = np.delete(np.arange(len(atoms)), [moved, *skip])
+    if not len(others):
+        return True
+    sym = atoms.get_chemical_symbols()
+    limit = np.array([limits_A.get(pair_key(sym[moved], sym[n]), 0.0) for n in others])
+    return bool(np.all(atoms.get_distances(moved, others, mic=True) >= limit))
+
+
 def pair_min_distances(frames: Sequence[Atoms], cutoff: float = 3.5) -> dict[str, float]:
     """Closest approach per element pair (``"A-B"``) over ``frames``, within ``cutoff`` Å."""
     from pymatgen.io.ase import AseAtomsAdaptor

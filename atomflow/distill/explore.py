@@ -166,9 +166,11 @@ def select_frames(
 #: (C=N of carbodiimide, 1.23 Å, swings to about 1.1 Å at 1000 K) is held to this fraction of
 #: its bond instead: a collapse still fails, the thermal swing of a short bond does not
 BOND_FRACTION = 0.85
+#: the issue's gate: no pair closer than this in the stability run
+MIN_PAIR_A = 1.2
 
 
-def pair_floors(bonds_A: dict[str, float], min_pair_A: float = 1.2) -> dict[str, float]:
+def pair_floors(bonds_A: dict[str, float], min_pair_A: float = MIN_PAIR_A) -> dict[str, float]:
     """The gate's closest-approach limit for each pair whose parent bond is too short for
     ``min_pair_A``: ``BOND_FRACTION`` of that bond; other pairs keep ``min_pair_A``."""
     return {
@@ -179,7 +181,7 @@ def pair_floors(bonds_A: dict[str, float], min_pair_A: float = 1.2) -> dict[str,
 
 
 def stability_verdict(
-    p: MDProbe, steps: int, min_pair_A: float = 1.2, floors: dict[str, float] | None = None
+    p: MDProbe, steps: int, min_pair_A: float = MIN_PAIR_A, floors: dict[str, float] | None = None
 ) -> dict:
     """The gate: full length, no lost atoms, no pair under ``min_pair_A`` (or under its own
     floor from :func:`pair_floors`), T steady (mean within 5 % of the target, halves within

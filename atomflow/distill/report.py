@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from atomflow.distill.explore import BOND_FRACTION, MIN_PAIR_A
+
 
 def _plots(out: Path, work: Path, validation: dict) -> list[str]:
     import matplotlib
@@ -110,7 +112,7 @@ def acceptance(summary: dict) -> dict[str, bool]:
 
 def gate_floor_lines(stable_nvt: list[dict]) -> list[str]:
     """One line per gate cell whose short bonds were held to a fraction of their length
-    rather than to 1.2 Å (:func:`atomflow.distill.explore.pair_floors`)."""
+    rather than to ``MIN_PAIR_A`` (:func:`atomflow.distill.explore.pair_floors`)."""
     lines = []
     for g in stable_nvt:
         floors = g.get("pair_floors_A") or {}
@@ -122,8 +124,8 @@ def gate_floor_lines(stable_nvt: list[dict]) -> list[str]:
             )
             lines += [
                 "",
-                f"{g['parent']}: bonds too short for the 1.2 Å rule are held to 0.85 of their "
-                f"length in the parent instead: {held}.",
+                f"{g['parent']}: bonds too short for the {MIN_PAIR_A} Å rule are held to "
+                f"{BOND_FRACTION} of their length in the parent instead: {held}.",
             ]
     return lines
 

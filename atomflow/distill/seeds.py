@@ -12,6 +12,8 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 from pydantic import BaseModel, ConfigDict, Field
 
+from atomflow.distill.dataset import clear_of_others, pair_min_distances
+
 
 class SeedPlan(BaseModel):
     """How many of each kind of configuration to make per parent cell."""
@@ -64,7 +66,9 @@ def _void_point(atoms: Atoms, rng: np.random.Generator, trials: int = 400) -> np
     return points[int(np.argmax(d.min(axis=1)))]
 
 
-def _close_contacts(parent: Atoms, plan: SeedPlan, rng: np.random.Generator) -> list[Atoms]:
+def _close_contacts(
+    parent: Atoms, plan: SeedPlan, rng: np.random.Generator, parent_min: dict[str, float]
+) -> list[Atoms]:
     """Push one atom towards a neighbour of each element pair, to ``close_contact_min`` … 95 %
     of the distance (evenly spaced).
 
@@ -72,13 +76,11 @@ def _close_contacts(parent: Atoms, plan: SeedPlan, rng: np.random.Generator) -> 
     *other* atom than ``close_contact_min`` of the parent's closest approach is not used
     (pushing one N of a linear N=C=N unit at the other drives it through the C, to 0.2 Å:
     a label no labeller gets right, which taught an early Li-Cr-C-N fit an energy hole)."""
-    from atomflow.distill.dataset import pair_min_distances
-
     if not plan.close_contacts:
         return []
     i, j, d, v = neighbor_list("ijdD", parent, plan.contact_cutoff_A)
     sym = np.array(parent.get_chemical_symbols())
-    parent_min = pair_min_distances([parent])
+    limits = {key: plan.close_contact_min * r for key, r in parent_min.items()}
     lo = plan.close_contact_min
     out = []
     pairs = sorted({tuple(sorted((sym[a], sym[b]))) for a, b in zip(i, j, strict=True)})
@@ -93,10 +95,10 @@ def _close_contacts(parent: Atoms, plan: SeedPlan, rng: np.random.Generator) -> 
             # then the pair's other contacts until one keeps clear
             first = int(rng.choice(nearest))
             atoms = _push(parent, i[first], v[first], f, rng)
-            if not _only_pair_close(atoms, int(i[first]), int(j[first]), parent_min, plan):
+            if not clear_of_others(atoms, int(i[first]), [int(j[first])], limits):
                 for k in rng.permutation(nearest[nearest != first]):
                     atoms = _push(parent, i[k], v[k], f, rng)
-                    if _only_pair_close(atoms, int(i[k]), int(j[k]), parent_min, plan):
+                    if clear_of_others(atoms, int(i[k]), [int(j[k])], limits):
                         break
                 else:
                     continue
@@ -109,18 +111,6 @@ def _push(parent: Atoms, atom: int, towards: np.ndarray, f: float, rng) -> Atoms
     atoms = _rattle(parent, 0.03, rng)
     atoms.positions[atom] += (1.0 - f) * towards
     return atoms
-
-
-def _only_pair_close(
-    atoms: Atoms, moved: int, target: int, parent_min: dict[str, float], plan: SeedPlan
-) -> bool:
-    """Whether the moved atom stays outside ``close_contact_min`` of the parent's closest
-    approach to every atom but its target."""
-    others = np.delete(np.arange(len(atoms)), [moved, target])
-    dist = atoms.get_distances(moved, others, mic=True)
-    sym = atoms.get_chemical_symbols()
-    limit = np.array([parent_min.get("-".join(sorted((sym[moved], sym[n]))), 0.0) for n in others])
-    return bool(np.all(dist >= plan.close_contact_min * limit))
 
 
 def make_seeds(parent: Atoms, plan: SeedPlan, seed: int) -> list[Atoms]:
@@ -151,16 +141,14 @@ def make_seeds(parent: Atoms, plan: SeedPlan, seed: int) -> list[Atoms]:
             cell.append(plan.mobile)
             cell.positions[-1] = _void_point(parent, rng)
             out.append(("interstitial", _rattle(cell, 0.05, rng)))
-    out += [("close contact", a) for a in _close_contacts(parent, plan, rng)]
+    parent_min = pair_min_distances([parent])
+    out += [("close contact", a) for a in _close_contacts(parent, plan, rng, parent_min)]
     for old, new in plan.substitutions.items():
         sites = np.flatnonzero(symbols == old)
         if len(sites):
             cell = parent.copy()
             cell.symbols[int(rng.choice(sites))] = new
             out.append((f"substitution {old}->{new}", _rattle(cell, 0.05, rng)))
-    from atomflow.distill.dataset import pair_min_distances
-
-    parent_min = pair_min_distances([parent])
     frames = []
     for kind, atoms in out:
         closest = pair_min_distances([atoms])

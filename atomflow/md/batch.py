@@ -79,7 +79,8 @@ class BatchEvaluator:
             keys = " pe pxx pyy pzz pxy pxz pyz" if energy_stress else ""
             # The last step of every run is a thermo step, on which LAMMPS tallies energy
             # and virial for its default pe and pressure computes even when thermo prints
-            # neither: forces only needs them gone (measured: SNAP Li3N, 256 atoms, 1.35x).
+            # neither: forces only needs them gone (measured on 256-atom SNAP Li3N: about
+            # 1.3-1.5x faster).
             lean = [] if energy_stress else ["uncompute thermo_pe", "uncompute thermo_press"]
             self._lmp.commands_list(
                 [
