@@ -32,6 +32,33 @@ def _progress(workdir: Path):
     return lambda fraction, message: write_progress(workdir, fraction, message)
 
 
+def thermostat_failure(mean_K: float, std_K: float, target_K: float) -> str:
+    """Why a thermostatted run is not a run at ``target_K`` ("" when it is).
+
+    A mean more than 25 % off the target, or a spread over half of it (far beyond the
+    canonical sqrt(2/3N) of any cell over a few atoms), means the potential released energy
+    faster than the thermostat removes it: an energy hole, such as atoms pairing up. Its
+    trajectory must not feed a lattice or a diffusivity."""
+    if target_K <= 0:
+        return ""
+    if abs(mean_K - target_K) <= 0.25 * target_K and std_K <= 0.5 * target_K:
+        return ""
+    return (
+        f"the run at {target_K:g} K averaged {mean_K:.0f} K (spread {std_K:.0f} K): the "
+        "potential released energy faster than the thermostat removes it (an energy hole, "
+        "such as atoms pairing up), so this is not a run at that temperature. Check the "
+        "potential's validity notes for this structure and temperature, or refit it with "
+        "this structure among its training cells"
+    )
+
+
+def _checked(md: dict[str, Any], target_K: float) -> dict[str, Any]:
+    why = thermostat_failure(md["mean_temperature_K"], md["std_temperature_K"], target_K)
+    if why:
+        raise ValueError(f"{why} (trajectory: {md['trajectory']})")
+    return md
+
+
 def lattice_from_cells(cells: np.ndarray, supercell: tuple[int, int, int]) -> dict[str, Any]:
     """a (mean of the a and b axes), c and V per primitive cell, with blocking error bars."""
     n1, n2, n3 = supercell
@@ -58,19 +85,22 @@ def npt_lattice(
     """NPT MD; lattice parameters per primitive cell from block-averaged box samples."""
     p = MDProtocol(ensemble="npt", **protocol)
     md = run_md(structure, get_potential(potential["name"]), p, workdir, _progress(workdir))
+    checked = _checked(md.as_dict(), p.temperature_K)
     traj = read_h5md(md.trajectory)
     lattice = lattice_from_cells(traj.cells, tuple(supercell))
-    return {"lattice": lattice, "md": md.as_dict(), "temperature_K": p.temperature_K}
+    return {"lattice": lattice, "md": checked, "temperature_K": p.temperature_K}
 
 
 @task(version="1")
 def nvt_md(
     structure: Structure, potential: dict, protocol: dict, workdir: Path | None = None
 ) -> dict[str, Any]:
-    """NVT MD at one temperature, trajectory captured to H5MD."""
+    """NVT MD at one temperature, trajectory captured to H5MD; a run whose thermostat lost
+    control (:func:`thermostat_failure`) fails rather than feed a diffusivity."""
     p = MDProtocol(ensemble="nvt", **protocol)
     md = run_md(structure, get_potential(potential["name"]), p, workdir, _progress(workdir))
-    return {"md": md.as_dict(), "trajectory": md.trajectory, "temperature_K": p.temperature_K}
+    checked = _checked(md.as_dict(), p.temperature_K)
+    return {"md": checked, "trajectory": md.trajectory, "temperature_K": p.temperature_K}
 
 
 @task(version="2")
