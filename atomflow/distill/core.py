@@ -31,7 +31,7 @@ from ase.data import atomic_numbers, covalent_radii
 from ase.neighborlist import neighbor_list
 from pydantic import BaseModel, ConfigDict, Field
 
-from atomflow.distill.dataset import clear_of_others, pair_key, pair_min_distances
+from atomflow.distill.dataset import clear_of_others, pair_key
 from atomflow.errors import InputError
 
 TABLE = "core.table"
@@ -129,9 +129,12 @@ def closing_paths(
     if settings.bystander_pairs and pair not in settings.bystander_pairs:
         ratio = 0.0
     limits = dict(r_on)
-    if ratio:
-        for key, closest in pair_min_distances([parent], cut).items():
-            limits[key] = max(limits.get(key, 0.0), ratio * closest)
+    if ratio:  # closest approach per element pair in the parent, from the list above
+        first = sym[i] < sym[j]
+        lo, hi = np.where(first, sym[i], sym[j]), np.where(first, sym[j], sym[i])
+        keys = np.char.add(np.char.add(lo, "-"), hi)
+        for key in np.unique(keys):
+            limits[str(key)] = max(limits.get(str(key), 0.0), ratio * float(d[keys == key].min()))
     hits = np.flatnonzero((sym[i] == a) & (sym[j] == b))
     if a != b:  # move either kind of atom
         hits = np.concatenate([hits, np.flatnonzero((sym[i] == b) & (sym[j] == a))])

@@ -40,6 +40,7 @@ def hot_md_distances(name: str, cell, workdir, temperature_K: float = 900.0):
 
     from atomflow.md.protocols import MDProtocol
     from atomflow.md.runner import run_md
+    from atomflow.studies.md_tasks import thermostat_failure
     from atomflow.trajectory.h5md import read_h5md
 
     p = MDProtocol(
@@ -52,7 +53,8 @@ def hot_md_distances(name: str, cell, workdir, temperature_K: float = 900.0):
     )
     result = run_md(cell, get_potential(name), p, workdir)
     assert result.natoms == len(cell)
-    assert result.mean_temperature_K == pytest.approx(temperature_K, rel=0.25)
+    why = thermostat_failure(result.mean_temperature_K, result.std_temperature_K, temperature_K)
+    assert not why, why
     traj = read_h5md(result.trajectory)
     last = Atoms(traj.species, positions=traj.positions[-1], cell=traj.cells[-1], pbc=True)
     r = last.get_all_distances(mic=True) + 10 * np.eye(len(last))
