@@ -206,11 +206,17 @@ def fit(
         f"{g['parent']} {g['temperature_K']:g} K {g['ps']:g} ps: {'ok' if g['ok'] else 'FAILED'}"
         for g in report["stable_nvt"]
     )
+    npt = ", ".join(
+        f"{g['parent']} {g['deviation_pct']:+.1f} % ({'ok' if g['ok'] else 'FAILED'})"
+        for g in report.get("stable_npt", [])
+    )
     held = report.get("heldout_outside_core") or report
     where = " outside the core" if report.get("heldout_outside_core") else ""
     typer.echo(
         f"{header.name}: force RMSE {held['force_rmse_eV_A']:.3f} eV/Å, energy RMSE "
         f"{held['energy_rmse_meV_atom']:.2f} meV/atom (held out{where}, n={held['n_test']}); "
-        f"stability: {gates}; speed-up {report['speedup_vs_labeller']:.0f}x\n"
+        f"stability: {gates}; "
+        + (f"NPT volume vs labeller: {npt}; " if npt else "")
+        + f"speed-up {report['speedup_vs_labeller']:.0f}x\n"
         f"potential: {dest} (report.md inside)"
     )

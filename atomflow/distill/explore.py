@@ -89,10 +89,12 @@ def probe(
     timestep_fs: float = 1.0,
     sample_every: int = 50,
     seed: int = 1,
+    ensemble: str = "nvt",
 ) -> tuple[MDProbe, list[Atoms], list[bool]]:
-    """NVT with ``potential``; return the summary, the frames and which frames extrapolate."""
+    """MD (NVT, or NPT at 1 bar with the studies' barostat) with ``potential``; return the
+    summary, the frames and which frames extrapolate."""
     protocol = MDProtocol(
-        ensemble="nvt",
+        ensemble=ensemble,
         temperature_K=temperature_K,
         steps=steps,
         timestep_fs=timestep_fs,
@@ -160,6 +162,22 @@ def select_frames(
     if len(candidates) > n:
         candidates = sorted(rng.choice(candidates, size=n, replace=False).tolist())
     return [frames[k] for k in candidates]
+
+
+def spread_frames(frames: list[Atoms], n: int, floor_A: float = 0.0) -> list[Atoms]:
+    """``n`` frames evenly spaced over a run (the last included), none with a pair under
+    ``floor_A``: for a drift no pair distance flags, such as a cell sliding into a false
+    dense minimum at constant pressure."""
+    kept = [f for f in frames if min(pair_min_distances([f]).values(), default=np.inf) >= floor_A]
+    if len(kept) <= n:
+        return kept
+    picks = np.linspace(len(kept) - 1, 0, n).round().astype(int)
+    return [kept[k] for k in sorted(set(picks.tolist()))]
+
+
+def volume_per_atom(frames: list[Atoms]) -> np.ndarray:
+    """Cell volume per atom of each frame, Å³."""
+    return np.array([f.get_volume() / len(f) for f in frames])
 
 
 #: a pair whose bond in the parent is shorter than the gate's closest-pair limit allows for

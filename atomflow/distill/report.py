@@ -56,6 +56,25 @@ def _plots(out: Path, work: Path, validation: dict) -> list[str]:
         fig.savefig(out / "stability.png", dpi=110)
         plt.close(fig)
         made.append("stability.png")
+    npt = validation.get("npt_traces") or {}
+    if npt:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        for g in validation["stable_npt"]:
+            trace = npt.get(g["parent"]) or []
+            ps = np.linspace(0, g["ps"], len(trace))
+            (line,) = ax.plot(ps, trace, lw=0.8, label=f"{g['parent']} ({g['atoms']} atoms)")
+            if g["labeller_volume_A3_atom"]:
+                ax.axhline(g["labeller_volume_A3_atom"], color=line.get_color(), lw=0.6, ls=":")
+        ax.set(
+            xlabel="time (ps)",
+            ylabel="V (Å³/atom)",
+            title="NPT check (dotted: labeller's relaxed volume)",
+        )
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "npt_volume.png", dpi=110)
+        plt.close(fig)
+        made.append("npt_volume.png")
     lat = validation["lattice"]
     if lat:
         fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -102,6 +121,8 @@ def acceptance(summary: dict) -> dict[str, bool]:
         ),
         "speedup_ge_30": summary["speedup_vs_labeller"] >= 30,
     }
+    if summary.get("stable_npt"):  # reports made before the NPT check have none
+        verdicts["npt_volume_near_labeller"] = all(g["ok"] for g in summary["stable_npt"])
     if sr:  # reports made before the short-range checks existed have no such entry
         verdicts["short_range_repulsive"] = all(
             scan["ok"] for p in sr.values() for scan in p["pairs"].values()
@@ -127,6 +148,33 @@ def gate_floor_lines(stable_nvt: list[dict]) -> list[str]:
                 f"{g['parent']}: bonds too short for the {MIN_PAIR_A} Å rule are held to "
                 f"{BOND_FRACTION} of their length in the parent instead: {held}.",
             ]
+    return lines
+
+
+def npt_lines(stable_npt: list[dict]) -> list[str]:
+    """The NPT check as a markdown table (nothing for reports made before it existed)."""
+    if not stable_npt:
+        return []
+    lines = [
+        "",
+        "## Volume at constant pressure (NPT, 1 bar)",
+        "",
+        "A fit can hold a false dense minimum that relaxing from the reference cell never "
+        "reaches; NPT finds it. Mean volume over the second half against the labeller's relaxed "
+        "(0 K) volume.",
+        "",
+        "| phase | T (K) | ps | atoms | V fit MD (Å³/atom) | V labeller 0 K | deviation (%) "
+        "| tolerance (%) | ok |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for g in stable_npt:
+        ref = g["labeller_volume_A3_atom"]
+        lines.append(
+            f"| {g['parent']} | {g['temperature_K']:g} | {g['ps']:g} | {g['atoms']} | "
+            f"{g['volume_A3_atom']:.3f} ± {g['volume_std_A3_atom']:.3f} | "
+            f"{'' if ref is None else f'{ref:.3f}'} | {g['deviation_pct']:+.2f} | "
+            f"{g['tolerance_pct']:g} | {g['ok']}{' (crashed)' if g['crashed'] else ''} |"
+        )
     return lines
 
 
@@ -225,6 +273,7 @@ def write_report(
         "min_phonon_THz": (validation["phonons"] or {}).get("min_phonon_THz"),
         "phonons": validation["phonons"],
         "stable_nvt": validation["stable_nvt"],
+        "stable_npt": validation.get("stable_npt") or [],
         "short_range": validation.get("short_range") or {},
         "speedup_vs_labeller": validation["speed"]["speedup_vs_labeller"],
         "speed": validation["speed"],
@@ -244,6 +293,11 @@ def write_report(
                             "flagged_pairs",
                             "steps_done",
                         )
+                    }
+                    | {
+                        k: q[k]
+                        for k in ("ensemble", "volume_start_A3_atom", "volume_end_A3_atom")
+                        if k in q
                     }
                     for q in p["probes"]
                 ],
@@ -325,6 +379,7 @@ def write_report(
             f"{g['mean_temperature_K']} | {g['temperature_drift_K']} | {g['ok']} |"
         )
     lines += gate_floor_lines(validation["stable_nvt"])
+    lines += npt_lines(summary["stable_npt"])
     ph = validation["phonons"]
     if ph:
         lines += [
@@ -349,9 +404,16 @@ def write_report(
     for r in summary["active_learning"]:
         crashed = sum(q["crashed"] for q in r["probes"])
         flagged = sum(q["flagged_frames"] for q in r["probes"])
+        drift = [
+            f"{q['temperature_K']:g} K {q['volume_start_A3_atom']:.2f} → "
+            f"{q['volume_end_A3_atom']:.2f} Å³/atom"
+            for q in r["probes"]
+            if q.get("ensemble") == "npt" and q.get("volume_end_A3_atom") is not None
+        ]
         lines.append(
             f"- round {r['round']}: {len(r['probes'])} probes, {crashed} crashed, "
             f"{flagged} frames below the training distances, {r['selected']} labelled"
+            + (f"; NPT: {', '.join(drift)}" if drift else "")
         )
     lines += ["", *[f"![{p}]({p})" for p in plots], ""]
     path = out / "report.md"

@@ -1,10 +1,11 @@
 """The distillation recipe (TOML, quick and full presets) and its workflow graph.
 
 Graph: parents → seeds → label → split → fit₀ → [probe MD → label → split → fitₖ] × rounds
-→ core (a fitted repulsive pair term below the closest trained approaches) → gate →
-validate (held-out errors, lattice and phonons against the labeller, short-range safety,
-speed) → package (a registry folder with its report). Every node is cached in the store,
-so an interrupted fit resumes, and a cluster runs it like any other workflow.
+→ core (a fitted repulsive pair term below the closest trained approaches) → gate (NVT)
+and NPT check → validate (held-out errors, lattice and phonons against the labeller,
+short-range safety, speed) → package (a registry folder with its report). Every node is
+cached in the store, so an interrupted fit resumes, and a cluster runs it like any other
+workflow.
 """
 
 from __future__ import annotations
@@ -67,6 +68,22 @@ class Parent(_Strict):
         return self.label or self.system or self.reference or ""
 
 
+class NPTProbes(_Strict):
+    """Constant-pressure probes of the bulk parents (lattice = true) in the active-learning
+    rounds from ``from_round`` on. Their frames are labelled whether or not a pair is flagged:
+    a cell sliding into a false dense minimum keeps every pair distance in range."""
+
+    temperatures_K: list[PositiveFloat] = Field(min_length=1)
+    from_round: int = Field(
+        1, ge=1, description="first round with NPT probes (earlier rounds stay cached)"
+    )
+    steps: int = Field(4000, gt=0)
+    snapshots: int = Field(8, gt=0, description="frames per probe, evenly spaced")
+    min_atoms: int = Field(
+        200, gt=0, description="cells grown to this: a collapse may need room in every axis"
+    )
+
+
 class ActiveSettings(_Strict):
     rounds: int = Field(2, ge=0)
     temperatures_K: list[PositiveFloat] = Field(min_length=1)
@@ -83,6 +100,7 @@ class ActiveSettings(_Strict):
         description="per bulk parent (lattice = true) and round: frames on the path from the "
         "parent to its cell relaxed with the fit, labelled flagged or not (teaches the lattice)",
     )
+    npt: NPTProbes | None = None
 
 
 class GateSettings(_Strict):
@@ -91,6 +109,20 @@ class GateSettings(_Strict):
     min_atoms: int = Field(400, gt=0)
     timestep_fs: PositiveFloat = 1.0
     parents: list[int] | None = Field(None, description="indices into parents; None = all")
+
+
+class NPTCheck(_Strict):
+    """Validation at constant pressure: NPT of each bulk parent (lattice = true); its mean
+    volume must stay within ``tolerance_pct`` of the labeller's relaxed (0 K) volume. Catches
+    a false dense minimum that relaxing from the reference cell never reaches (licrcn-pod's
+    Cr2(NCN)3 fell 17 % below CHGNet's volume). The room is for thermal expansion: eSNAP's
+    own Li3N sits 2.5 % above its 0 K volume at 300 K."""
+
+    temperature_K: PositiveFloat = 300.0
+    ps: PositiveFloat = 5.0
+    min_atoms: int = Field(400, gt=0)
+    timestep_fs: PositiveFloat = 1.0
+    tolerance_pct: PositiveFloat = 5.0
 
 
 class DistillPreset(_Strict):
@@ -109,6 +141,7 @@ class DistillPreset(_Strict):
     core: CoreSettings = CoreSettings()
     active: ActiveSettings
     gate: GateSettings
+    npt_check: NPTCheck = NPTCheck()
     phonons: bool = True
     speed_atoms: int = Field(1000, gt=0)
 
@@ -361,7 +394,8 @@ def distill_probe(
     workdir: Path | None = None,
 ) -> dict:
     """MD with the current fit at the probe temperatures; keep what it extrapolated into.
-    With ``relax_frames``, also frames towards each bulk parent's cell relaxed with the fit."""
+    With ``relax_frames``, also frames towards each bulk parent's cell relaxed with the fit;
+    with ``npt``, frames spread over NPT runs of each bulk parent."""
     from atomflow.potentials import get_potential
 
     a = ActiveSettings(**active)
@@ -391,6 +425,42 @@ def distill_probe(
             picked += explore.select_frames(
                 frames, flags, summary.crashed, a.snapshots, rng, a.floor_A or 0.0
             )
+    if a.npt and parents:
+        for k, (s, p) in enumerate(zip(structures, parents, strict=True)):
+            if not Parent(**p).lattice:
+                continue
+            for T in a.npt.temperatures_K:
+                summary, frames, flags = explore.probe(
+                    replicate_to(s, a.npt.min_atoms),
+                    pot,
+                    T,
+                    a.npt.steps,
+                    Path(workdir) / f"npt{k}_{T:g}K",
+                    fit["pair_min_A"],
+                    timestep_fs=a.timestep_fs,
+                    sample_every=max(5, a.npt.steps // 400),
+                    seed=seed + round_index * 100 + k,
+                    ensemble="npt",
+                )
+                vol = explore.volume_per_atom(frames)
+                probes.append(
+                    {
+                        "parent": k,
+                        **summary.__dict__,
+                        "temperatures": [],
+                        "ensemble": "npt",
+                        "volume_start_A3_atom": float(vol[0]) if len(vol) else None,
+                        "volume_end_A3_atom": float(vol[-len(vol) // 5 :].mean())
+                        if len(vol)
+                        else None,
+                    }
+                )
+                chosen = explore.spread_frames(frames, a.npt.snapshots, a.floor_A or 0.0)
+                if summary.crashed:  # and the run-up to the crash, as for NVT
+                    chosen += explore.select_frames(
+                        frames, [False] * len(frames), True, a.snapshots, rng, a.floor_A or 0.0
+                    )
+                picked += chosen
     out = Path(workdir) / "selected.xyz"
     if picked:
         dataset.write_frames(picked, out)
@@ -469,7 +539,80 @@ def distill_gate(
     return {"stable_nvt": stable, "workdir": str(work)}
 
 
-@task(version="10")
+@task(version="1")
+def distill_npt(
+    fit: dict,
+    parent_paths: list[str],
+    parents: list[dict],
+    npt_check: dict,
+    seed: int,
+    workdir: Path | None = None,
+) -> dict:
+    """NPT of each bulk parent (lattice = true) grown to min_atoms: the mean volume per atom
+    over the second half, for :func:`distill_validate` to set against the labeller's."""
+    from atomflow.potentials import get_potential
+
+    pot = get_potential(fit["folder"])
+    c = NPTCheck(**npt_check)
+    steps = round(c.ps * 1000 / c.timestep_fs)
+    runs = []
+    for k, (s, p) in enumerate(zip(_read_structures(parent_paths), parents, strict=True)):
+        q = Parent(**p)
+        if not q.lattice:
+            continue
+        cell = replicate_to(s, c.min_atoms)
+        summary, frames, _ = explore.probe(
+            cell,
+            pot,
+            c.temperature_K,
+            steps,
+            Path(workdir) / f"npt_{k}",
+            fit["pair_min_A"],
+            timestep_fs=c.timestep_fs,
+            sample_every=max(10, steps // 200),
+            seed=seed + k,
+            ensemble="npt",
+        )
+        vol = explore.volume_per_atom(frames)
+        half = vol[len(vol) // 2 :]
+        temps = np.asarray(summary.temperatures[len(summary.temperatures) // 2 :], dtype=float)
+        runs.append(
+            {
+                "parent": q.name,
+                "temperature_K": c.temperature_K,
+                "ps": c.ps,
+                "atoms": len(cell),
+                "crashed": summary.crashed,
+                "message": summary.message,
+                "start_volume_A3_atom": float(cell.volume / len(cell)),
+                "volume_A3_atom": float(half.mean()) if len(half) else float("nan"),
+                "volume_std_A3_atom": float(half.std()) if len(half) else float("nan"),
+                "mean_temperature_K": float(temps.mean()) if len(temps) else float("nan"),
+                "volume_trace_A3_atom": vol.round(4).tolist(),
+            }
+        )
+    return {"runs": runs}
+
+
+def npt_verdicts(npt: dict, lattice: dict, tolerance_pct: float) -> list[dict]:
+    """Each NPT run set against its labeller-relaxed volume: ok when it ran to the end and
+    the mean volume is within ``tolerance_pct`` of the labeller's relaxed volume."""
+    out = []
+    for run in npt["runs"]:
+        ref = lattice.get(run["parent"], {}).get("labeller", {}).get("volume")
+        dev = 100 * (run["volume_A3_atom"] / ref - 1) if ref else float("nan")
+        entry = {k: v for k, v in run.items() if k != "volume_trace_A3_atom"}
+        entry.update(
+            labeller_volume_A3_atom=ref,
+            deviation_pct=dev,
+            tolerance_pct=tolerance_pct,
+            ok=bool(not run["crashed"] and abs(dev) <= tolerance_pct),
+        )
+        out.append(entry)
+    return out
+
+
+@task(version="11")
 def distill_validate(
     fit: dict,
     splits: list[dict],
@@ -479,10 +622,13 @@ def distill_validate(
     gate: dict,
     phonons: bool,
     speed_atoms: int,
+    npt: dict | None = None,
+    npt_tolerance_pct: float = 5.0,
     workdir: Path | None = None,
 ) -> dict:
     """Held-out errors, lattice and phonons against the labeller, speed; ``gate`` is the
-    :func:`distill_gate` result, carried into the validation."""
+    :func:`distill_gate` result, carried into the validation, and ``npt`` the
+    :func:`distill_npt` one, judged against the labeller's relaxed volumes."""
     from atomflow.potentials import get_potential
 
     pot = get_potential(fit["folder"])
@@ -509,6 +655,8 @@ def distill_validate(
         "lattice": lattice,
         "stable_nvt": gate["stable_nvt"],
         "gate_workdir": gate["workdir"],
+        "stable_npt": npt_verdicts(npt, lattice, npt_tolerance_pct) if npt else [],
+        "npt_traces": {r["parent"]: r["volume_trace_A3_atom"] for r in npt["runs"]} if npt else {},
         "phonons": phonon,
         "short_range": short_range,
         "speed": {
@@ -672,13 +820,17 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
     ]
     fit = wf.add(distill_fit(list(splits), header.elements, pods, header.name), "fit-0").output
     probes = []
-    # without "rounds": a recipe given more rounds reuses the rounds already done
-    active = preset.active.model_dump(exclude={"rounds"})
+    # without "rounds": a recipe given more rounds reuses the rounds already done; "npt" only
+    # from its first round, so that adding NPT probes later keeps the earlier rounds
+    active = preset.active.model_dump(exclude={"rounds", "npt"})
     if active["floor_A"] is None:
         active["floor_A"] = preset.pod.zbl_outer
+    npt_probes = preset.active.npt
     for r in range(1, preset.active.rounds + 1):
+        with_npt = npt_probes is not None and r >= npt_probes.from_round
+        round_active = {**active, "npt": npt_probes.model_dump()} if with_npt else active
         probe = wf.add(
-            distill_probe(fit, parent_paths, active, r, preset.seed, parents),
+            distill_probe(fit, parent_paths, round_active, r, preset.seed, parents),
             f"probe-{r}",
         ).output
         probes.append(probe)
@@ -699,6 +851,16 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
     gate = wf.add(
         distill_gate(fit, parent_paths, parents, preset.gate.model_dump(), preset.seed), "gate"
     ).output
+    npt = wf.add(
+        distill_npt(  # the tolerance is the validation's: changing it reruns no MD
+            fit,
+            parent_paths,
+            parents,
+            preset.npt_check.model_dump(exclude={"tolerance_pct"}),
+            preset.seed,
+        ),
+        "npt",
+    ).output
     val = wf.add(
         distill_validate(
             fit,
@@ -709,6 +871,8 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
             gate,
             preset.phonons,
             preset.speed_atoms,
+            npt,
+            preset.npt_check.tolerance_pct,
         ),
         "validate",
     ).output

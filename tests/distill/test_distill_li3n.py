@@ -67,6 +67,18 @@ def test_active_learning_reduces_extrapolation_and_the_gate_holds(fitted):
     assert gate["closest_pair_A"] > 1.2
 
 
+def test_npt_volume_stays_at_the_labellers_relaxed_volume(fitted):
+    """At 300 K and 1 bar the fit's mean volume lies above eSNAP's relaxed (0 K) volume by
+    a thermal expansion (eSNAP's own NPT: +2.5 % on this cell), not below it: no false dense
+    minimum."""
+    _, report, _ = fitted
+    (npt,) = report["stable_npt"]
+    assert npt["atoms"] >= 400 and not npt["crashed"] and npt["ok"]
+    assert 0.5 < npt["deviation_pct"] < 3.5
+    assert npt["mean_temperature_K"] == pytest.approx(300, rel=0.05)
+    assert report["acceptance"]["npt_volume_near_labeller"]
+
+
 def test_phonon_spectrum_follows_the_labeller(fitted):
     """Mean and top of the phonon DOS agree with eSNAP's. The quick fit can still carry a
     small imaginary pocket (min_phonon_THz is reported, not gated here)."""
@@ -91,5 +103,5 @@ def test_package_runs_in_plain_lammps_and_ships_reusable_data(fitted):
     frames = read(pot.directory / "data" / "train.xyz", index=":")
     assert len(frames) == report["n_train"]
     assert frames[0].get_forces().shape == (len(frames[0]), 3)
-    for png in ("parity.png", "stability.png", "lattice.png", "phonon_dos.png"):
+    for png in ("parity.png", "stability.png", "npt_volume.png", "lattice.png", "phonon_dos.png"):
         assert (pot.directory / png).stat().st_size > 1000

@@ -210,3 +210,43 @@ def test_report_says_which_short_bonds_were_held_to_their_own_floor():
     lines = gate_floor_lines(gates)
     assert len([x for x in lines if x]) == 1
     assert "Cr2(NCN)3+Li" in lines[-1] and "C-N ≥ 1.046 Å (closest 1.105)" in lines[-1]
+
+
+def test_npt_frames_are_spread_over_the_run_and_skip_collapsed_pairs():
+    frames = [
+        Atoms("Li2", positions=[[0, 0, 0], [2.5, 0, 0]], cell=[L, L, L], pbc=True)
+        for L in np.linspace(8.0, 6.0, 10)
+    ]
+    frames[3].positions[1, 0] = 0.5  # a blow-up frame, under the floor
+    picked = explore.spread_frames(frames, 3, floor_A=1.0)
+    vols = explore.volume_per_atom(picked)
+    assert len(picked) == 3 and vols[0] == pytest.approx(8.0**3 / 2)
+    assert vols[-1] == pytest.approx(6.0**3 / 2)  # the end of a drift is always labelled
+    assert len(explore.spread_frames(frames, 20, floor_A=1.0)) == 9
+
+
+def test_npt_check_fails_a_collapsed_cell_and_passes_thermal_expansion():
+    from atomflow.distill.workflow import npt_verdicts
+
+    def run(parent, v, crashed=False):
+        return {"parent": parent, "volume_A3_atom": v, "crashed": crashed, "ps": 5.0}
+
+    lattice = {"A": {"labeller": {"volume": 11.30}}, "B": {"labeller": {"volume": 9.0}}}
+    # the measured licrcn-pod collapse: 9.38 A^3/atom at 300 K against CHGNet's 11.30
+    got = npt_verdicts({"runs": [run("A", 9.38), run("B", 9.1), run("B", 9.1, True)]}, lattice, 3)
+    assert [g["ok"] for g in got] == [False, True, False]
+    assert got[0]["deviation_pct"] == pytest.approx(-17.0, abs=0.1)
+    assert "volume_trace_A3_atom" not in got[0]
+
+
+def test_npt_probes_join_from_their_round_and_keep_the_earlier_rounds():
+    from atomflow.distill.workflow import NPTProbes, build_workflow
+
+    header, settings = load_recipe(data_dir("workflows") / "potentials" / "li3n-pod.toml", "quick")
+    npt = NPTProbes(temperatures_K=[300], from_round=settings.active.rounds)
+    more = settings.model_copy(update={"active": settings.active.model_copy(update={"npt": npt})})
+    a, b = build_workflow(header, settings).identities(), build_workflow(header, more).identities()
+    last = settings.active.rounds
+    assert all(a[f"probe-{r}"] == b[f"probe-{r}"] for r in range(1, last))
+    assert a[f"probe-{last}"] != b[f"probe-{last}"]
+    assert "npt" in a and "validate" in a

@@ -1,0 +1,38 @@
+"""NPT probes in an active-learning round, run for real with the Li3N eSNAP as the 'fit'."""
+
+import json
+
+import pytest
+from pymatgen.core import Structure
+
+from atomflow.distill import dataset
+from atomflow.distill.workflow import Parent, build_parent, distill_probe
+from atomflow.potentials import get_potential
+
+
+def test_a_round_with_npt_probes_labels_frames_spread_over_the_npt_run(tmp_path):
+    parent = Parent(system="li3n", params={"supercell": [2, 2, 2]}, label="li3n")
+    path = tmp_path / "parent.json"
+    path.write_text(json.dumps(build_parent(parent).as_dict()))
+    pot = get_potential("li3n-esnap")
+    fit = {"folder": str(pot.directory), "pair_min_A": {"Li-Li": 2.0, "Li-N": 1.7, "N-N": 3.0}}
+    active = {
+        "temperatures_K": [300],
+        "steps": 100,
+        "min_atoms": 32,
+        "snapshots": 2,
+        "floor_A": 1.0,
+        "npt": {"temperatures_K": [300], "steps": 600, "snapshots": 4, "min_atoms": 100},
+    }
+    out = distill_probe.func(
+        fit, [str(path)], active, 1, 7, [parent.model_dump(mode="json")], workdir=tmp_path
+    )
+    nvt, npt = out["probes"]
+    assert "ensemble" not in nvt and npt["ensemble"] == "npt"
+    assert npt["n_atoms"] == len(Structure.from_file(path)) * 4 and not npt["crashed"]
+    # eSNAP is its own reference: 0.6 ps at 300 K and 1 bar keeps the volume within 3 %
+    assert npt["volume_end_A3_atom"] == pytest.approx(npt["volume_start_A3_atom"], rel=0.03)
+    frames = dataset.read_frames(tmp_path / "selected.xyz")
+    big = [f for f in frames if len(f) == npt["n_atoms"]]
+    assert len(big) == 4  # every NPT snapshot, flagged or not
+    assert len({round(f.get_volume(), 3) for f in big}) == 4  # from different moments
