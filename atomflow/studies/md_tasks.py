@@ -35,14 +35,21 @@ def _progress(workdir: Path):
 def thermostat_failure(mean_K: float, std_K: float, target_K: float) -> str:
     """Why a thermostatted run is not a run at ``target_K`` ("" when it is).
 
-    A mean more than 25 % off the target, or a spread over half of it (far beyond the
+    A mean more than 25 % above the target, or a spread over half of it (far beyond the
     canonical sqrt(2/3N) of any cell over a few atoms), means the potential released energy
-    faster than the thermostat removes it: an energy hole, such as atoms pairing up. Its
-    trajectory must not feed a lattice or a diffusivity."""
+    faster than the thermostat removes it: an energy hole, such as atoms pairing up. A mean
+    25 % below it means the thermostat never brought the run up. Either way its trajectory
+    must not feed a lattice or a diffusivity."""
     if target_K <= 0:
         return ""
     if abs(mean_K - target_K) <= 0.25 * target_K and std_K <= 0.5 * target_K:
         return ""
+    if mean_K < target_K and std_K <= 0.5 * target_K:
+        return (
+            f"the run at {target_K:g} K averaged {mean_K:.0f} K (spread {std_K:.0f} K): it "
+            "stayed below its target, so this is not a run at that temperature. Lengthen the "
+            "run or shorten the thermostat's damping time (tdamp_ps)"
+        )
     return (
         f"the run at {target_K:g} K averaged {mean_K:.0f} K (spread {std_K:.0f} K): the "
         "potential released energy faster than the thermostat removes it (an energy hole, "
