@@ -46,7 +46,7 @@ import numpy as np
 from atomflow.analysis.diffusion import fit_diffusivity
 from atomflow.analysis.regions import Cylinder, membership, region_msd
 from atomflow.errors import InputError
-from atomflow.studies.numbers import findings_table
+from atomflow.studies.numbers import findings_table, fmt_d
 from atomflow.studies.numbers import fmt as _fmt
 from atomflow.studies.numbers import mean_err as _mean_err
 from atomflow.studies.numbers import verdict as _verdict
@@ -720,8 +720,8 @@ def markdown(report: dict[str, Any]) -> str:
         for g in r["regions"]:
             out.append(
                 f"| {r['model']} | {g['region']} | {g['mean_atoms_inside']:.1f} | "
-                f"{_fmt(g['D_cm2_s'], g['D_err_cm2_s'], 3)} | "
-                f"{_fmt(g['D_z_cm2_s'], g['D_z_err_cm2_s'], 3)} | "
+                f"{fmt_d(g['D_cm2_s'], g['D_err_cm2_s'], g['converged'])} | "
+                f"{fmt_d(g['D_z_cm2_s'], g['D_z_err_cm2_s'], g['converged'])} | "
                 f"{'yes' if g['converged'] else 'no'} | {g['note'][:160]} |"
             )
     out += findings_table(

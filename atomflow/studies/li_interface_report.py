@@ -63,7 +63,7 @@ from atomflow.analysis.diffusion import fit_diffusivity
 from atomflow.analysis.msd import compute_msd
 from atomflow.analysis.regions import PlaneBand, membership, region_msd
 from atomflow.errors import InputError
-from atomflow.studies.numbers import deviation_pct, findings_table, mean_err, verdict
+from atomflow.studies.numbers import deviation_pct, findings_table, fmt_d, mean_err, verdict
 from atomflow.studies.numbers import fmt as _fmt
 
 REGIONS = ("interface", "bulk_A", "bulk_B")
@@ -506,10 +506,10 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["diffusion"]:
         out.append(
             f"| {r['region']} | {r['phase']} | {r['T_K']:g} | "
-            f"{_fmt(r['D_cm2_s'], r['D_err_cm2_s'], 3)} | {r['direction']} | "
+            f"{fmt_d(r['D_cm2_s'], r['D_err_cm2_s'], r['converged'])} | {r['direction']} | "
             f"{'yes' if r['converged'] else 'no'} | {r['n_atoms']} of {r['n_li']} | "
-            f"{_fmt(r['D_xy_cm2_s'], r['D_xy_err_cm2_s'], 3)} | "
-            f"{_fmt(r['D_z_cm2_s'], r['D_z_err_cm2_s'], 3)} | "
+            f"{fmt_d(r['D_xy_cm2_s'], r['D_xy_err_cm2_s'], r['converged'])} | "
+            f"{fmt_d(r['D_z_cm2_s'], r['D_z_err_cm2_s'], r['converged'])} | "
             f"{100 * r['fraction_inside_end']:.0f} % | {r['note'][:160]} |"
         )
     out += [

@@ -24,7 +24,7 @@ import numpy as np
 from atomflow.analysis.arrhenius import fit_arrhenius
 from atomflow.analysis.transport import nernst_einstein
 from atomflow.studies.numbers import deviation_pct as _dev
-from atomflow.studies.numbers import findings_table
+from atomflow.studies.numbers import findings_table, fmt_d
 from atomflow.studies.numbers import fmt as _fmt
 from atomflow.studies.numbers import mean_err as _mean_err
 from atomflow.studies.numbers import verdict as _verdict
@@ -330,7 +330,8 @@ def markdown(report: dict[str, Any]) -> str:
             if not d.get("sigma_EH_converged", True):
                 eh = f"n/c ({eh})"
             out.append(
-                f"| {r['x']:g} | {d['T_K']:g} | {_fmt(d['D_cm2_s'], d['D_err_cm2_s'], 3)} | "
+                f"| {r['x']:g} | {d['T_K']:g} | "
+                f"{fmt_d(d['D_cm2_s'], d['D_err_cm2_s'], d['converged'])} | "
                 f"{'yes' if d['converged'] else 'no'} | {_fmt(d['sigma_NE_mS_cm'], None, 3)} | "
                 f"{eh} | {hr} |"
             )

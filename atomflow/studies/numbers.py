@@ -41,6 +41,16 @@ def fmt(value: float | None, err: float | None = None, digits: int = 4) -> str:
     return f"{value:.{digits}g} ± {err:.2g}"
 
 
+def fmt_d(value: float | None, err: float | None, converged: bool, digits: int = 3) -> str:
+    """A diffusivity for tables. An unconverged fit whose slope is within 2σ of zero (or
+    below it) is shown as its 2σ upper bound: a negative D is a noisy slope, not a value."""
+    if converged or value is None or err is None or not math.isfinite(value):
+        return fmt(value, err, digits)
+    if not math.isfinite(err) or value - 2 * err > 0:
+        return fmt(value, err, digits)
+    return f"≤ {max(value, 0.0) + 2 * err:.2g} (not resolved)"
+
+
 def findings_table(findings: list[dict], verdict_key: str, heading: str, empty: str) -> list[str]:
     """Markdown rows of a findings table (finding, paper, ours, verdict); ``empty`` fills
     the table when nothing could be compared."""

@@ -16,6 +16,7 @@ from atomflow.analysis.arrhenius import fit_arrhenius
 from atomflow.analysis.plots import plot_arrhenius
 from atomflow.studies.numbers import deviation_pct as _dev
 from atomflow.studies.numbers import fmt as _fmt
+from atomflow.studies.numbers import fmt_d
 
 
 def arrhenius_table(diffusion: list[dict], species: str) -> tuple[list[dict], dict]:
@@ -196,7 +197,7 @@ def markdown(report: dict[str, Any]) -> str:
     for r in sorted(report["diffusion"], key=lambda r: (r["direction"], r["T_K"])):
         out.append(
             f"| {r['T_K']:g} | {r['species']} | {r['direction']} | "
-            f"{_fmt(r['D_cm2_s'], r['D_err_cm2_s'], 3)} | "
+            f"{fmt_d(r['D_cm2_s'], r['D_err_cm2_s'], r['converged'])} | "
             f"{r['fit_start_ps']:.3g}–{r['fit_end_ps']:.3g} | {'yes' if r['converged'] else 'no'} |"
         )
     out += [

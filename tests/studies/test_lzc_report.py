@@ -123,3 +123,14 @@ def test_comparison_rows_carry_deviations():
     cmp = {(c["x"], c["quantity"]): c for c in comparison_rows(rows, paper)}
     assert cmp[(0.0, "a (Å)")]["deviation_pct"] == pytest.approx(1.0)
     assert cmp[(0.0, "Ea (eV)")]["ours"] is None and cmp[(0.0, "Ea (eV)")]["deviation_pct"] is None
+
+
+def test_an_unresolved_diffusivity_is_shown_as_its_upper_bound_not_a_negative_value():
+    from atomflow.studies.numbers import fmt_d
+
+    # a slope of -3e-8 ± 5e-8 cm²/s (Li that never hopped): the bound, never the negative fit
+    assert fmt_d(-3e-8, 5e-8, converged=False) == "≤ 1e-07 (not resolved)"
+    assert fmt_d(2e-8, 5e-8, converged=False) == "≤ 1.2e-07 (not resolved)"
+    assert fmt_d(4e-7, 5e-8, converged=False) == "4e-07 ± 5e-08"  # resolved, just flagged
+    assert fmt_d(4e-7, 5e-8, converged=True) == "4e-07 ± 5e-08"
+    assert fmt_d(None, None, converged=False) == "n/a"
