@@ -7,10 +7,13 @@ interrupted tasks and skips every task whose identity already has a successful r
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +38,25 @@ class Reporter(Protocol):
     def running(self, progress: dict[str, dict[str, Any] | None]) -> None: ...
 
     def stop(self) -> None: ...
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, a batch system ending a job) stops a run the way Ctrl-C does:
+    running tasks are marked interrupted and the workers are stopped, not left orphaned to
+    finish tasks nobody collects. Main thread only: signals go nowhere else."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 @dataclass
@@ -80,7 +102,12 @@ class Engine:
         self.poll_s = poll_s
 
     def run(self, workflow: Workflow, spec: str | None = None) -> RunSummary:
-        """Run ``workflow`` to completion (or first interrupt) and return a summary."""
+        """Run ``workflow`` to completion (or first interrupt: Ctrl-C or SIGTERM) and return
+        a summary."""
+        with _sigterm_as_interrupt():
+            return self._run(workflow, spec)
+
+    def _run(self, workflow: Workflow, spec: str | None) -> RunSummary:
         t0 = time.perf_counter()
         graph = workflow.graph()
         ids = workflow.identities()

@@ -80,6 +80,9 @@ class ProcessExecutor:
                     proc.terminate()
             for proc in processes:
                 proc.join(timeout=10)
+                if proc.is_alive():  # MD defers SIGTERM to its next restart point
+                    proc.kill()
+                    proc.join(timeout=5)
         else:
             self._pool.shutdown(wait=True)
 

@@ -81,3 +81,57 @@ def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
         timeout=120,
     )
     assert rerun.returncode == 0 and "['quick']" in rerun.stdout.split("]", 2)[2]
+
+
+def test_sigterm_to_the_engine_alone_stops_its_workers_too(tmp_path):
+    """``kill PID`` (SIGTERM to the engine only, as a batch system or a user sends it) is an
+    interrupt like Ctrl-C: the running tasks are marked interrupted and no worker is left
+    behind to finish them."""
+    (tmp_path / "sleepy_tasks.py").write_text(
+        textwrap.dedent("""
+        import time
+        from atomflow.graph import task
+
+        @task()
+        def nap(seconds: float, i: int):
+            time.sleep(seconds)
+            return i
+    """)
+    )
+    (tmp_path / "runner.py").write_text(
+        textwrap.dedent(f"""
+        import sys
+        from atomflow.graph import Workflow, run_workflow
+        from sleepy_tasks import nap
+
+        wf = Workflow(name="naps")
+        for i in range(2):
+            wf.add(nap(60.0, i), f"slow{{i}}")
+        s = run_workflow(wf, {str(tmp_path / "s")!r}, workers=2)
+        print("STATUS", s.status, sorted(s.interrupted))
+        sys.exit(0 if s.ok else 3)
+    """)
+    )
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "runner.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (tmp_path / "s" / "index.sqlite").exists():
+            with Store(tmp_path / "s") as st:
+                runs = st.runs()
+                states = [r.status for _, r in st.run_tasks(runs[0]["id"])] if runs else []
+            if states.count("running") == 2:
+                break
+        time.sleep(0.2)
+    children = subprocess.run(
+        ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert len(children) >= 2  # the pool's workers
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and "STATUS interrupted ['slow0', 'slow1']" in out, out
+    time.sleep(0.5)
+    alive = [pid for pid in children if os.path.exists(f"/proc/{pid}")]
+    assert not alive, f"workers {alive} outlived their engine"
