@@ -161,11 +161,12 @@ def npt_lines(stable_npt: list[dict]) -> list[str]:
         "",
         "A fit can hold a false dense minimum that relaxing from the reference cell never "
         "reaches; NPT finds it. Mean volume over the second half against the labeller's relaxed "
-        "(0 K) volume.",
+        "(0 K) volume, and how far it still drifts over that half (last quarter against "
+        "first).",
         "",
         "| phase | T (K) | ps | atoms | V fit MD (Å³/atom) | V labeller 0 K | deviation (%) "
-        "| tolerance (%) | ok |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| drift in 2nd half (%) | tolerance (%) | ok |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for g in stable_npt:
         ref = g["labeller_volume_A3_atom"]
@@ -173,7 +174,9 @@ def npt_lines(stable_npt: list[dict]) -> list[str]:
             f"| {g['parent']} | {g['temperature_K']:g} | {g['ps']:g} | {g['atoms']} | "
             f"{g['volume_A3_atom']:.3f} ± {g['volume_std_A3_atom']:.3f} | "
             f"{'' if ref is None else f'{ref:.3f}'} | {g['deviation_pct']:+.2f} | "
-            f"{g['tolerance_pct']:g} | {g['ok']}{' (crashed)' if g['crashed'] else ''} |"
+            f"{g.get('drift_pct', float('nan')):+.2f} | "
+            f"{g['tolerance_pct']:g} (drift {g['tolerance_pct'] / 2:g}) | "
+            f"{g['ok']}{' (crashed)' if g['crashed'] else ''} |"
         )
     return lines
 

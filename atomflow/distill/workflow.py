@@ -594,25 +594,42 @@ def distill_npt(
     return {"runs": runs}
 
 
+def volume_drift_pct(trace: list[float]) -> float:
+    """How far the volume still moves over the averaged second half: mean of its last
+    quarter against its first quarter, %. A cell sliding into another minimum drifts."""
+    half = np.asarray(trace[len(trace) // 2 :], dtype=float)
+    q = max(1, len(half) // 4)
+    if len(half) < 2:
+        return float("nan")
+    return float(100 * (half[-q:].mean() / half[:q].mean() - 1))
+
+
 def npt_verdicts(npt: dict, lattice: dict, tolerance_pct: float) -> list[dict]:
-    """Each NPT run set against its labeller-relaxed volume: ok when it ran to the end and
-    the mean volume is within ``tolerance_pct`` of the labeller's relaxed volume."""
+    """Each NPT run set against its labeller-relaxed volume: ok when it ran to the end, its
+    mean volume is within ``tolerance_pct`` of the labeller's relaxed volume, and the volume
+    no longer drifts by more than half that over the averaged second half."""
     out = []
     for run in npt["runs"]:
         ref = lattice.get(run["parent"], {}).get("labeller", {}).get("volume")
         dev = 100 * (run["volume_A3_atom"] / ref - 1) if ref else float("nan")
+        drift = volume_drift_pct(run.get("volume_trace_A3_atom", []))
         entry = {k: v for k, v in run.items() if k != "volume_trace_A3_atom"}
         entry.update(
             labeller_volume_A3_atom=ref,
             deviation_pct=dev,
+            drift_pct=drift,
             tolerance_pct=tolerance_pct,
-            ok=bool(not run["crashed"] and abs(dev) <= tolerance_pct),
+            ok=bool(  # without a trace there is no drift verdict (nan compares False)
+                not run["crashed"]
+                and abs(dev) <= tolerance_pct
+                and not abs(drift) > tolerance_pct / 2
+            ),
         )
         out.append(entry)
     return out
 
 
-@task(version="11")
+@task(version="12")
 def distill_validate(
     fit: dict,
     splits: list[dict],

@@ -237,6 +237,13 @@ def test_npt_check_fails_a_collapsed_cell_and_passes_thermal_expansion():
     assert [g["ok"] for g in got] == [False, True, False]
     assert got[0]["deviation_pct"] == pytest.approx(-17.0, abs=0.1)
     assert "volume_trace_A3_atom" not in got[0]
+    # a mean inside the tolerance while the cell is still sliding (the shipped licrcn-pod's
+    # Cr2(NCN)3 over 5 ps): the drift over the second half fails it
+    sliding = {**run("A", 11.0), "volume_trace_A3_atom": list(np.linspace(11.3, 10.1, 40))}
+    steady = {**run("A", 11.0), "volume_trace_A3_atom": [11.0, 11.1] * 20}
+    got = npt_verdicts({"runs": [sliding, steady]}, lattice, 5)
+    assert got[0]["drift_pct"] < -4 and not got[0]["ok"]
+    assert abs(got[1]["drift_pct"]) < 0.5 and got[1]["ok"]
 
 
 def test_npt_probes_join_from_their_round_and_keep_the_earlier_rounds():
