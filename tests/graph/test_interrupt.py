@@ -10,7 +10,7 @@ import time
 from atomflow.store import Store
 
 
-def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
+def _write_tasks(tmp_path) -> None:
     (tmp_path / "sleepy_tasks.py").write_text(
         textwrap.dedent("""
         import time
@@ -22,6 +22,23 @@ def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
             return i
     """)
     )
+
+
+def _wait_until(tmp_path, running: int, done: bool) -> None:
+    """Poll the store until ``running`` tasks run (and one is done, if ``done``)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if (tmp_path / "s" / "index.sqlite").exists():
+            with Store(tmp_path / "s") as st:
+                runs = st.runs()
+                states = [r.status for _, r in st.run_tasks(runs[0]["id"])] if runs else []
+            if states.count("running") == running and (not done or "done" in states):
+                return
+        time.sleep(0.2)
+
+
+def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
+    _write_tasks(tmp_path)
     (tmp_path / "runner.py").write_text(
         textwrap.dedent(f"""
         import signal
@@ -54,15 +71,7 @@ def test_sigint_stops_cleanly_and_rerun_resumes(tmp_path):
         text=True,
         start_new_session=True,
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if (tmp_path / "s" / "index.sqlite").exists():
-            with Store(tmp_path / "s") as st:
-                runs = st.runs()
-                states = [r.status for _, r in st.run_tasks(runs[0]["id"])] if runs else []
-            if states.count("running") == 2 and "done" in states:
-                break
-        time.sleep(0.2)
+    _wait_until(tmp_path, running=2, done=True)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 3, out
@@ -87,17 +96,7 @@ def test_sigterm_to_the_engine_alone_stops_its_workers_too(tmp_path):
     """``kill PID`` (SIGTERM to the engine only, as a batch system or a user sends it) is an
     interrupt like Ctrl-C: the running tasks are marked interrupted and no worker is left
     behind to finish them."""
-    (tmp_path / "sleepy_tasks.py").write_text(
-        textwrap.dedent("""
-        import time
-        from atomflow.graph import task
-
-        @task()
-        def nap(seconds: float, i: int):
-            time.sleep(seconds)
-            return i
-    """)
-    )
+    _write_tasks(tmp_path)
     (tmp_path / "runner.py").write_text(
         textwrap.dedent(f"""
         import sys
@@ -116,15 +115,7 @@ def test_sigterm_to_the_engine_alone_stops_its_workers_too(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "runner.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if (tmp_path / "s" / "index.sqlite").exists():
-            with Store(tmp_path / "s") as st:
-                runs = st.runs()
-                states = [r.status for _, r in st.run_tasks(runs[0]["id"])] if runs else []
-            if states.count("running") == 2:
-                break
-        time.sleep(0.2)
+    _wait_until(tmp_path, running=2, done=False)
     children = subprocess.run(
         ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
     ).stdout.split()
