@@ -136,6 +136,10 @@ def probe(
     return summary, frames, flags
 
 
+#: frames before a crash that are labelled: the run-up the fit got wrong
+RUN_UP = 5
+
+
 def select_frames(
     frames: list[Atoms],
     flags: list[bool],
@@ -151,7 +155,7 @@ def select_frames(
     """
     candidates = [k for k, f in enumerate(flags) if f]
     if crashed and frames:
-        candidates += list(range(max(0, len(frames) - 5), len(frames)))
+        candidates += list(range(max(0, len(frames) - RUN_UP), len(frames)))
     candidates = sorted(
         k
         for k in set(candidates)
@@ -164,15 +168,25 @@ def select_frames(
     return [frames[k] for k in candidates]
 
 
-def spread_frames(frames: list[Atoms], n: int, floor_A: float = 0.0) -> list[Atoms]:
+def spread_frames(
+    frames: list[Atoms], n: int, floor_A: float = 0.0, crashed: bool = False
+) -> list[Atoms]:
     """``n`` frames evenly spaced over a run (the last included), none with a pair under
     ``floor_A``: for a drift no pair distance flags, such as a cell sliding into a false
-    dense minimum at constant pressure."""
-    kept = [f for f in frames if min(pair_min_distances([f]).values(), default=np.inf) >= floor_A]
+    dense minimum at constant pressure. After a crash the last ``RUN_UP`` frames (as
+    :func:`select_frames` takes them) join them; each frame is returned once."""
+    kept = [
+        k
+        for k, f in enumerate(frames)
+        if min(pair_min_distances([f]).values(), default=np.inf) >= floor_A
+    ]
     if len(kept) <= n:
-        return kept
-    picks = np.linspace(len(kept) - 1, 0, n).round().astype(int)
-    return [kept[k] for k in sorted(set(picks.tolist()))]
+        picks = set(kept)
+    else:
+        picks = {kept[i] for i in np.linspace(len(kept) - 1, 0, n).round().astype(int)}
+    if crashed:
+        picks |= {k for k in kept if k >= len(frames) - RUN_UP}
+    return [frames[k] for k in sorted(picks)]
 
 
 def volume_per_atom(frames: list[Atoms]) -> np.ndarray:

@@ -450,17 +450,14 @@ def distill_probe(
                         "temperatures": [],
                         "ensemble": "npt",
                         "volume_start_A3_atom": float(vol[0]) if len(vol) else None,
-                        "volume_end_A3_atom": float(vol[-len(vol) // 5 :].mean())
+                        "volume_end_A3_atom": float(vol[len(vol) * 4 // 5 :].mean())
                         if len(vol)
                         else None,
                     }
                 )
-                chosen = explore.spread_frames(frames, a.npt.snapshots, a.floor_A or 0.0)
-                if summary.crashed:  # and the run-up to the crash, as for NVT
-                    chosen += explore.select_frames(
-                        frames, [False] * len(frames), True, a.snapshots, rng, a.floor_A or 0.0
-                    )
-                picked += chosen
+                picked += explore.spread_frames(
+                    frames, a.npt.snapshots, a.floor_A or 0.0, crashed=summary.crashed
+                )
     out = Path(workdir) / "selected.xyz"
     if picked:
         dataset.write_frames(picked, out)

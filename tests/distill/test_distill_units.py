@@ -223,6 +223,10 @@ def test_npt_frames_are_spread_over_the_run_and_skip_collapsed_pairs():
     assert len(picked) == 3 and vols[0] == pytest.approx(8.0**3 / 2)
     assert vols[-1] == pytest.approx(6.0**3 / 2)  # the end of a drift is always labelled
     assert len(explore.spread_frames(frames, 20, floor_A=1.0)) == 9
+    # after a crash the run-up joins, and the last frame is not labelled twice
+    crash = explore.spread_frames(frames, 3, floor_A=1.0, crashed=True)
+    assert len(crash) == 6 and len({id(f) for f in crash}) == 6
+    assert explore.volume_per_atom(crash[-5:]) == pytest.approx(explore.volume_per_atom(frames[5:]))
 
 
 def test_npt_check_fails_a_collapsed_cell_and_passes_thermal_expansion():
