@@ -107,6 +107,8 @@ def probe(
     try:
         run_md(structure, potential, protocol, workdir)
     except Exception as exc:  # lost atoms, non-finite energy, LAMMPS errors: all a crash
+        if getattr(exc, "requeue", False):  # stopped on a signal at a restart: not a verdict
+            raise
         crashed, message = True, f"{type(exc).__name__}: {exc}"[:400]
     traj = _read(workdir / TRAJECTORY)
     frames = trajectory_frames(traj)

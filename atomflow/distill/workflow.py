@@ -84,6 +84,21 @@ class NPTProbes(_Strict):
     )
 
 
+class LongProbes(_Strict):
+    """NVT as long as the breakdown takes, on gate-sized cells, in the rounds from
+    ``from_round`` on. A drift that builds over picoseconds only shows in such runs:
+    licrcn-pod's Cr2(NCN)3+Li broke after 7 ps at 1000 K where the 2 ps probes on 134 atoms
+    flagged nothing. Frames are spread over each run (flagged or not) and the flagged ones
+    and the run-up to a crash added."""
+
+    temperatures_K: list[PositiveFloat] = Field(min_length=1)
+    from_round: int = Field(1, ge=1, description="first round with long probes")
+    steps: int = Field(10000, gt=0)
+    snapshots: int = Field(12, gt=0, description="frames spread over each run")
+    min_atoms: int = Field(400, gt=0)
+    parents: list[int] | None = Field(None, description="indices into parents; None = all")
+
+
 class ActiveSettings(_Strict):
     rounds: int = Field(2, ge=0)
     temperatures_K: list[PositiveFloat] = Field(min_length=1)
@@ -101,6 +116,7 @@ class ActiveSettings(_Strict):
         "parent to its cell relaxed with the fit, labelled flagged or not (teaches the lattice)",
     )
     npt: NPTProbes | None = None
+    long: LongProbes | None = None
 
 
 class GateSettings(_Strict):
@@ -144,6 +160,21 @@ class DistillPreset(_Strict):
     npt_check: NPTCheck = NPTCheck()
     phonons: bool = True
     speed_atoms: int = Field(1000, gt=0)
+
+    @model_validator(mode="after")
+    def _parent_indices(self) -> DistillPreset:
+        n = len(self.parents)
+        for where, picks in (
+            ("gate.parents", self.gate.parents),
+            ("active.long.parents", self.active.long.parents if self.active.long else None),
+        ):
+            bad = [k for k in picks or [] if not 0 <= k < n]
+            if bad:
+                raise ValueError(
+                    f"{where} {bad}: indices into parents run from 0 to {n - 1}; "
+                    "count the [[parents]] entries from 0"
+                )
+        return self
 
 
 class PotentialHeader(_Strict):
@@ -395,7 +426,8 @@ def distill_probe(
 ) -> dict:
     """MD with the current fit at the probe temperatures; keep what it extrapolated into.
     With ``relax_frames``, also frames towards each bulk parent's cell relaxed with the fit;
-    with ``npt``, frames spread over NPT runs of each bulk parent."""
+    with ``npt``, frames spread over NPT runs of each bulk parent; with ``long``, frames
+    spread over long NVT runs and the flagged ones among them."""
     from atomflow.potentials import get_potential
 
     a = ActiveSettings(**active)
@@ -458,6 +490,29 @@ def distill_probe(
                 picked += explore.spread_frames(
                     frames, a.npt.snapshots, a.floor_A or 0.0, crashed=summary.crashed
                 )
+    if a.long:
+        for k in a.long.parents if a.long.parents is not None else range(len(structures)):
+            for T in a.long.temperatures_K:
+                summary, frames, flags = explore.probe(
+                    replicate_to(structures[k], a.long.min_atoms),
+                    pot,
+                    T,
+                    a.long.steps,
+                    Path(workdir) / f"long{k}_{T:g}K",
+                    fit["pair_min_A"],
+                    timestep_fs=a.timestep_fs,
+                    sample_every=max(5, a.long.steps // 400),
+                    seed=seed + round_index * 100 + k,
+                )
+                probes.append({"parent": k, **summary.__dict__, "temperatures": [], "long": True})
+                spread = explore.spread_frames(
+                    frames, a.long.snapshots, a.floor_A or 0.0, crashed=summary.crashed
+                )
+                steps_taken = {f.info["md_step"] for f in spread}
+                flagged = explore.select_frames(
+                    frames, flags, False, a.long.snapshots, rng, a.floor_A or 0.0
+                )
+                picked += spread + [f for f in flagged if f.info["md_step"] not in steps_taken]
     out = Path(workdir) / "selected.xyz"
     if picked:
         dataset.write_frames(picked, out)
@@ -834,15 +889,18 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
     ]
     fit = wf.add(distill_fit(list(splits), header.elements, pods, header.name), "fit-0").output
     probes = []
-    # without "rounds": a recipe given more rounds reuses the rounds already done; "npt" only
-    # from its first round, so that adding NPT probes later keeps the earlier rounds
-    active = preset.active.model_dump(exclude={"rounds", "npt"})
+    # without "rounds": a recipe given more rounds reuses the rounds already done; "npt" and
+    # "long" only from their first round, so that adding such probes later keeps the earlier
+    # rounds
+    active = preset.active.model_dump(exclude={"rounds", "npt", "long"})
     if active["floor_A"] is None:
         active["floor_A"] = preset.pod.zbl_outer
-    npt_probes = preset.active.npt
+    extra = {"npt": preset.active.npt, "long": preset.active.long}
     for r in range(1, preset.active.rounds + 1):
-        with_npt = npt_probes is not None and r >= npt_probes.from_round
-        round_active = {**active, "npt": npt_probes.model_dump()} if with_npt else active
+        round_active = {
+            **active,
+            **{k: v.model_dump() for k, v in extra.items() if v and r >= v.from_round},
+        }
         probe = wf.add(
             distill_probe(fit, parent_paths, round_active, r, preset.seed, parents),
             f"probe-{r}",

@@ -261,3 +261,40 @@ def test_npt_probes_join_from_their_round_and_keep_the_earlier_rounds():
     assert all(a[f"probe-{r}"] == b[f"probe-{r}"] for r in range(1, last))
     assert a[f"probe-{last}"] != b[f"probe-{last}"]
     assert "npt" in a and "validate" in a
+
+
+def test_long_probes_join_from_their_round_beside_the_npt_probes():
+    from atomflow.distill.workflow import LongProbes, NPTProbes, build_workflow
+
+    header, settings = load_recipe(data_dir("workflows") / "potentials" / "li3n-pod.toml", "quick")
+    rounds = 3
+    base = settings.active.model_copy(
+        update={"rounds": rounds, "npt": NPTProbes(temperatures_K=[300], from_round=2)}
+    )
+    long = LongProbes(temperatures_K=[1000], from_round=3, parents=[0])
+    plain = settings.model_copy(update={"active": base})
+    more = settings.model_copy(update={"active": base.model_copy(update={"long": long})})
+    a, b = build_workflow(header, plain).identities(), build_workflow(header, more).identities()
+    assert a["probe-1"] == b["probe-1"] and a["probe-2"] == b["probe-2"]
+    assert a["probe-3"] != b["probe-3"]
+
+
+def test_a_probe_stopped_on_a_signal_is_retried_not_judged(tmp_path, monkeypatch):
+    from pymatgen.core import Lattice, Structure
+
+    from atomflow.md.runner import MDInterrupted, MDUnstable
+
+    cell = Structure(Lattice.cubic(4.0), ["Li", "Li"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+    def stopped(*a, **k):
+        raise MDInterrupted("stopped by signal 15 at step 800; restart written")
+
+    def lost(*a, **k):
+        raise MDUnstable("atoms were lost at step 800")
+
+    monkeypatch.setattr(explore, "run_md", stopped)
+    with pytest.raises(MDInterrupted):  # the task is requeued and resumes from the restart
+        explore.probe(cell, None, 1000, 2000, tmp_path / "a", {"Li-Li": 2.0})
+    monkeypatch.setattr(explore, "run_md", lost)
+    summary, frames, _ = explore.probe(cell, None, 1000, 2000, tmp_path / "b", {"Li-Li": 2.0})
+    assert summary.crashed and "lost at step 800" in summary.message and frames == []

@@ -1,4 +1,5 @@
-"""NPT probes in an active-learning round, run for real with the Li3N eSNAP as the 'fit'."""
+"""NPT and long NVT probes in an active-learning round, run for real with the Li3N eSNAP as
+the 'fit'."""
 
 import json
 
@@ -6,8 +7,9 @@ import pytest
 from pymatgen.core import Structure
 
 from atomflow.distill import dataset
-from atomflow.distill.workflow import Parent, build_parent, distill_probe
+from atomflow.distill.workflow import Parent, build_parent, distill_probe, load_recipe
 from atomflow.potentials import get_potential
+from atomflow.resources import data_dir
 
 
 def test_a_round_with_npt_probes_labels_frames_spread_over_the_npt_run(tmp_path):
@@ -36,3 +38,40 @@ def test_a_round_with_npt_probes_labels_frames_spread_over_the_npt_run(tmp_path)
     big = [f for f in frames if len(f) == npt["n_atoms"]]
     assert len(big) == 4  # every NPT snapshot, flagged or not
     assert len({round(f.get_volume(), 3) for f in big}) == 4  # from different moments
+
+
+def test_a_round_with_long_probes_labels_spread_and_flagged_frames(tmp_path):
+    parent = Parent(system="li3n", params={"supercell": [2, 2, 2]}, label="li3n")
+    path = tmp_path / "parent.json"
+    path.write_text(json.dumps(build_parent(parent).as_dict()))
+    pot = get_potential("li3n-esnap")
+    # a training minimum above Li3N's Li-N bond (1.94 Å): every frame extrapolates
+    fit = {"folder": str(pot.directory), "pair_min_A": {"Li-Li": 2.0, "Li-N": 2.5, "N-N": 3.0}}
+    active = {
+        "temperatures_K": [300],
+        "steps": 100,
+        "min_atoms": 32,
+        "snapshots": 2,
+        "floor_A": 1.0,
+        "long": {"temperatures_K": [600], "steps": 400, "snapshots": 3, "min_atoms": 100},
+    }
+    out = distill_probe.func(
+        fit, [str(path)], active, 1, 7, [parent.model_dump(mode="json")], workdir=tmp_path
+    )
+    _, long = out["probes"]
+    assert long["long"] and long["temperature_K"] == 600 and not long["crashed"]
+    assert long["steps_done"] == 400 and long["flagged_frames"] > 10
+    frames = [f for f in dataset.read_frames(tmp_path / "selected.xyz") if len(f) >= 100]
+    steps = [f.info["md_step"] for f in frames]
+    # 3 spread over the run (the last included) and up to 3 flagged ones, each once
+    assert 400 in steps and 3 <= len(steps) <= 6 and len(set(steps)) == len(steps)
+
+
+def test_long_probe_parents_must_index_the_parents():
+    from atomflow.distill.workflow import DistillPreset
+
+    _, settings = load_recipe(data_dir("workflows") / "potentials" / "li3n-pod.toml", "quick")
+    data = settings.model_dump(mode="json")
+    data["active"]["long"] = {"temperatures_K": [600], "parents": [len(data["parents"])]}
+    with pytest.raises(ValueError, match=r"active\.long\.parents"):
+        DistillPreset(**data)
