@@ -439,41 +439,32 @@ def distill_probe(
         for s, p in zip(structures, parents, strict=True):
             if Parent(**p).lattice:
                 picked += _relax_frames(s, pot, a.relax_frames, rng, a.floor_A or 0.0)
-    for k, s in enumerate(structures):
-        cell = replicate_to(s, a.min_atoms)
+
+    def run(k: int, T: float, steps: int, min_atoms: int, tag: str, ensemble: str = "nvt"):
+        return explore.probe(
+            replicate_to(structures[k], min_atoms),
+            pot,
+            T,
+            steps,
+            Path(workdir) / f"{tag}{k}_{T:g}K",
+            fit["pair_min_A"],
+            timestep_fs=a.timestep_fs,
+            sample_every=max(5, steps // 400),  # dense: crashes come fast
+            seed=seed + round_index * 100 + k,
+            ensemble=ensemble,
+        )
+
+    floor = a.floor_A or 0.0
+    for k in range(len(structures)):
         for T in a.temperatures_K:
-            summary, frames, flags = explore.probe(
-                cell,
-                pot,
-                T,
-                a.steps,
-                Path(workdir) / f"p{k}_{T:g}K",
-                fit["pair_min_A"],
-                timestep_fs=a.timestep_fs,
-                sample_every=max(5, a.steps // 400),  # dense: crashes come fast
-                seed=seed + round_index * 100 + k,
-            )
+            summary, frames, flags = run(k, T, a.steps, a.min_atoms, "p")
             probes.append({"parent": k, **summary.__dict__, "temperatures": []})
-            picked += explore.select_frames(
-                frames, flags, summary.crashed, a.snapshots, rng, a.floor_A or 0.0
-            )
+            picked += explore.select_frames(frames, flags, summary.crashed, a.snapshots, rng, floor)
     if a.npt and parents:
-        for k, (s, p) in enumerate(zip(structures, parents, strict=True)):
-            if not Parent(**p).lattice:
-                continue
+        bulk = [k for k, p in enumerate(parents) if Parent(**p).lattice]
+        for k in bulk:
             for T in a.npt.temperatures_K:
-                summary, frames, flags = explore.probe(
-                    replicate_to(s, a.npt.min_atoms),
-                    pot,
-                    T,
-                    a.npt.steps,
-                    Path(workdir) / f"npt{k}_{T:g}K",
-                    fit["pair_min_A"],
-                    timestep_fs=a.timestep_fs,
-                    sample_every=max(5, a.npt.steps // 400),
-                    seed=seed + round_index * 100 + k,
-                    ensemble="npt",
-                )
+                summary, frames, _ = run(k, T, a.npt.steps, a.npt.min_atoms, "npt", "npt")
                 vol = explore.volume_per_atom(frames)
                 probes.append(
                     {
@@ -488,30 +479,18 @@ def distill_probe(
                     }
                 )
                 picked += explore.spread_frames(
-                    frames, a.npt.snapshots, a.floor_A or 0.0, crashed=summary.crashed
+                    frames, a.npt.snapshots, floor, crashed=summary.crashed
                 )
     if a.long:
         for k in a.long.parents if a.long.parents is not None else range(len(structures)):
             for T in a.long.temperatures_K:
-                summary, frames, flags = explore.probe(
-                    replicate_to(structures[k], a.long.min_atoms),
-                    pot,
-                    T,
-                    a.long.steps,
-                    Path(workdir) / f"long{k}_{T:g}K",
-                    fit["pair_min_A"],
-                    timestep_fs=a.timestep_fs,
-                    sample_every=max(5, a.long.steps // 400),
-                    seed=seed + round_index * 100 + k,
-                )
+                summary, frames, flags = run(k, T, a.long.steps, a.long.min_atoms, "long")
                 probes.append({"parent": k, **summary.__dict__, "temperatures": [], "long": True})
                 spread = explore.spread_frames(
-                    frames, a.long.snapshots, a.floor_A or 0.0, crashed=summary.crashed
+                    frames, a.long.snapshots, floor, crashed=summary.crashed
                 )
                 steps_taken = {f.info["md_step"] for f in spread}
-                flagged = explore.select_frames(
-                    frames, flags, False, a.long.snapshots, rng, a.floor_A or 0.0
-                )
+                flagged = explore.select_frames(frames, flags, False, a.long.snapshots, rng, floor)
                 picked += spread + [f for f in flagged if f.info["md_step"] not in steps_taken]
     out = Path(workdir) / "selected.xyz"
     if picked:

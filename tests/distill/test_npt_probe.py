@@ -12,26 +12,33 @@ from atomflow.potentials import get_potential
 from atomflow.resources import data_dir
 
 
-def test_a_round_with_npt_probes_labels_frames_spread_over_the_npt_run(tmp_path):
+def probe_round(tmp_path, pair_min: dict, extra: dict) -> dict:
+    """One probe round on a 2x2x2 Li3N parent with eSNAP standing in for the fit."""
     parent = Parent(system="li3n", params={"supercell": [2, 2, 2]}, label="li3n")
     path = tmp_path / "parent.json"
     path.write_text(json.dumps(build_parent(parent).as_dict()))
-    pot = get_potential("li3n-esnap")
-    fit = {"folder": str(pot.directory), "pair_min_A": {"Li-Li": 2.0, "Li-N": 1.7, "N-N": 3.0}}
+    fit = {"folder": str(get_potential("li3n-esnap").directory), "pair_min_A": pair_min}
     active = {
         "temperatures_K": [300],
         "steps": 100,
         "min_atoms": 32,
         "snapshots": 2,
         "floor_A": 1.0,
-        "npt": {"temperatures_K": [300], "steps": 600, "snapshots": 4, "min_atoms": 100},
+        **extra,
     }
     out = distill_probe.func(
         fit, [str(path)], active, 1, 7, [parent.model_dump(mode="json")], workdir=tmp_path
     )
+    out["parent_atoms"] = len(Structure.from_file(path))
+    return out
+
+
+def test_a_round_with_npt_probes_labels_frames_spread_over_the_npt_run(tmp_path):
+    npt_probes = {"temperatures_K": [300], "steps": 600, "snapshots": 4, "min_atoms": 100}
+    out = probe_round(tmp_path, {"Li-Li": 2.0, "Li-N": 1.7, "N-N": 3.0}, {"npt": npt_probes})
     nvt, npt = out["probes"]
     assert "ensemble" not in nvt and npt["ensemble"] == "npt"
-    assert npt["n_atoms"] == len(Structure.from_file(path)) * 4 and not npt["crashed"]
+    assert npt["n_atoms"] == out["parent_atoms"] * 4 and not npt["crashed"]
     # eSNAP is its own reference: 0.6 ps at 300 K and 1 bar keeps the volume within 3 %
     assert npt["volume_end_A3_atom"] == pytest.approx(npt["volume_start_A3_atom"], rel=0.03)
     frames = dataset.read_frames(tmp_path / "selected.xyz")
@@ -41,23 +48,9 @@ def test_a_round_with_npt_probes_labels_frames_spread_over_the_npt_run(tmp_path)
 
 
 def test_a_round_with_long_probes_labels_spread_and_flagged_frames(tmp_path):
-    parent = Parent(system="li3n", params={"supercell": [2, 2, 2]}, label="li3n")
-    path = tmp_path / "parent.json"
-    path.write_text(json.dumps(build_parent(parent).as_dict()))
-    pot = get_potential("li3n-esnap")
+    long_probes = {"temperatures_K": [600], "steps": 400, "snapshots": 3, "min_atoms": 100}
     # a training minimum above Li3N's Li-N bond (1.94 Å): every frame extrapolates
-    fit = {"folder": str(pot.directory), "pair_min_A": {"Li-Li": 2.0, "Li-N": 2.5, "N-N": 3.0}}
-    active = {
-        "temperatures_K": [300],
-        "steps": 100,
-        "min_atoms": 32,
-        "snapshots": 2,
-        "floor_A": 1.0,
-        "long": {"temperatures_K": [600], "steps": 400, "snapshots": 3, "min_atoms": 100},
-    }
-    out = distill_probe.func(
-        fit, [str(path)], active, 1, 7, [parent.model_dump(mode="json")], workdir=tmp_path
-    )
+    out = probe_round(tmp_path, {"Li-Li": 2.0, "Li-N": 2.5, "N-N": 3.0}, {"long": long_probes})
     _, long = out["probes"]
     assert long["long"] and long["temperature_K"] == 600 and not long["crashed"]
     assert long["steps_done"] == 400 and long["flagged_frames"] > 10
