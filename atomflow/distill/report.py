@@ -299,7 +299,7 @@ def write_report(
                     }
                     | {
                         k: q[k]
-                        for k in ("ensemble", "volume_start_A3_atom", "volume_end_A3_atom")
+                        for k in ("ensemble", "volume_start_A3_atom", "volume_end_A3_atom", "long")
                         if k in q
                     }
                     for q in p["probes"]
@@ -413,10 +413,17 @@ def write_report(
             for q in r["probes"]
             if q.get("ensemble") == "npt" and q.get("volume_end_A3_atom") is not None
         ]
+        long = [
+            f"{q['temperature_K']:g} K {q['steps_done']} steps "
+            + ("crashed" if q["crashed"] else "held")
+            for q in r["probes"]
+            if q.get("long")
+        ]
         lines.append(
             f"- round {r['round']}: {len(r['probes'])} probes, {crashed} crashed, "
             f"{flagged} frames below the training distances, {r['selected']} labelled"
             + (f"; NPT: {', '.join(drift)}" if drift else "")
+            + (f"; long NVT: {', '.join(long)}" if long else "")
         )
     lines += ["", *[f"![{p}]({p})" for p in plots], ""]
     path = out / "report.md"
