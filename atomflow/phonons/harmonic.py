@@ -168,14 +168,37 @@ def relax_mode(structure: Structure, tol: float = 1e-3) -> str:
 
 
 def relax_structure(
-    structure: Structure, potential: Potential | str, pressure_bar: float = 0.0
+    structure: Structure,
+    potential: Potential | str,
+    pressure_bar: float = 0.0,
+    symprec: float | None = 1e-3,
 ) -> Structure:
-    """Relax positions and cell (shape class kept, see :func:`relax_mode`) with LAMMPS."""
+    """Relax positions and cell (shape class kept, see :func:`relax_mode`) with LAMMPS, then
+    snap them to the symmetry found within ``symprec`` Å (ASE's ``refine_symmetry``).
+
+    Why the snap: a minimiser stops a few 1e-4 Å off a symmetric site (how far depends on the
+    CPU's floating-point path), phonopy then finds a lower space group, and its force
+    constants give a spurious imaginary acoustic branch near Γ. ``symprec=None`` skips it.
+    """
     backend = LammpsBackend(potential)
     backend.check(structure)
-    return lammps_relax(
+    relaxed = lammps_relax(
         structure, backend.potential, cell=relax_mode(structure), pressure_bar=pressure_bar
     ).structure
+    if symprec is None:
+        return relaxed
+    from ase.spacegroup.symmetrize import refine_symmetry
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(relaxed)
+    refine_symmetry(atoms, symprec=symprec)
+    snapped = AseAtomsAdaptor.get_structure(atoms)
+    return Structure(
+        snapped.lattice,
+        relaxed.species,
+        snapped.frac_coords,
+        site_properties=relaxed.site_properties,
+    )
 
 
 def compute_phonopy(

@@ -22,6 +22,7 @@ import numpy as np
 from pymatgen.analysis.interfaces.coherent_interfaces import CoherentInterfaceBuilder
 from pymatgen.analysis.interfaces.zsl import ZSLGenerator
 from pymatgen.core import Lattice, Structure
+from pymatgen.core.surface import SlabGenerator
 from scipy.spatial import Voronoi, cKDTree
 
 from atomflow.errors import InputError
@@ -66,6 +67,40 @@ def rank_matches(builder: CoherentInterfaceBuilder, film_share: float) -> list[M
         g = shared_gram(f, s, film_share)
         out.append(Match(i, float(m.match_area), _gl_strain(f, g), _gl_strain(s, g), f, s))
     return sorted(out, key=lambda m: (round(m.area, 3), max(m.film_strain, m.substrate_strain)))
+
+
+# Trial heights (fractions of the oriented cell's c) that move every site off its c faces.
+_FACE_OFFSETS = (0.0137, 0.0291, 0.0419, 0.0073)
+
+
+def _oriented_cell(bulk: Structure, miller: tuple[int, int, int]) -> Structure:
+    """The (hkl)-oriented unit cell pymatgen's slab generator cuts slabs from."""
+    return SlabGenerator(
+        bulk, miller, min_slab_size=1, min_vacuum_size=1, reorient_lattice=False
+    ).oriented_unit_cell
+
+
+def off_faces(bulk: Structure, miller: tuple[int, int, int], tol: float = 1e-4) -> Structure:
+    """``bulk`` moved along the (hkl) normal so that no site of its oriented cell lies on a
+    c face of that cell.
+
+    pymatgen builds that cell by a matrix product and wraps it into [0, 1): a site on a face
+    lands at 0 or at 0.9999999999999999 depending on the CPU's floating-point path. At 1 it
+    sits one layer away from its own layer, the slab is no longer primitive in-plane, and the
+    lattice match fails (CrN (111) on an AVX-512 Xeon). Moving along the normal changes no
+    geometry and no in-plane position, so the slabs, terminations and registry are the same.
+    """
+    lattice = _oriented_cell(bulk, miller).lattice
+    normal = _unit_normal(lattice)
+    spacing = float(lattice.matrix[2] @ normal)
+    for offset in _FACE_OFFSETS:
+        moved = bulk.copy()
+        shift = offset * spacing * normal
+        moved.translate_sites(range(len(moved)), shift, frac_coords=False, to_unit_cell=True)
+        c = _oriented_cell(moved, miller).frac_coords[:, 2]
+        if np.min(np.abs(c - np.round(c))) > tol:
+            return moved
+    raise RuntimeError(f"no offset moves every site of {bulk.formula} {miller} off a cell face")
 
 
 def _set_inplane(structure: Structure, gram: np.ndarray) -> Structure:
@@ -121,8 +156,8 @@ def build_interface(
         bidirectional=True,
     )
     cib = CoherentInterfaceBuilder(
-        substrate_structure=substrate,
-        film_structure=film,
+        substrate_structure=off_faces(substrate, tuple(substrate_miller)),
+        film_structure=off_faces(film, tuple(film_miller)),
         film_miller=tuple(film_miller),
         substrate_miller=tuple(substrate_miller),
         zslgen=zsl,

@@ -171,3 +171,17 @@ def test_qha_li3n_against_npt_md_at_300K(relaxed):
     assert from_summary[0]["qha_classical"] == pytest.approx(rows["a"]["qha_classical"])
     with pytest.raises(InputError, match="lacks c"):
         compare_with_npt(result, {"a": 3.67}, 300.0)
+
+
+def test_relaxed_structure_is_snapped_to_its_space_group(relaxed):
+    """The minimiser stops ~1e-4 Å off the symmetric sites (CPU-dependent); phonopy would then
+    see P-3m1 and give an imaginary acoustic branch. The snap restores P6/mmm exactly."""
+    import spglib
+
+    far = relaxed.copy()
+    far.translate_sites([0], [0.0, 0.0, 0.6], frac_coords=False)
+    snapped = relax_structure(far, POT)
+    cell = (snapped.lattice.matrix, snapped.frac_coords, [s.specie.Z for s in snapped])
+    assert spglib.get_symmetry_dataset(cell, symprec=1e-6).number == 191
+    raw = relax_structure(far, POT, symprec=None)
+    assert np.abs(raw.frac_coords - snapped.frac_coords).max() < 1e-3  # a snap, not a move

@@ -105,3 +105,26 @@ def test_ordered_mo2n_bulk_is_a_whole_mo2n_cell_for_fits():
     assert s.is_ordered and s.composition.reduced_formula == "Mo2N"
     assert len(s) == 48 and made.checks["ordered"]["ok"]
     assert s.lattice.a / 2 == pytest.approx(4.163) and s.lattice.c / 2 == pytest.approx(4.163)
+
+
+def test_off_faces_moves_sites_off_the_oriented_cell_faces_and_keeps_the_slab_primitive():
+    """A site on a face of the (111) cell of rock-salt CrN wraps to 0 or to 1 - 1e-16 by CPU;
+    at 1 its layer splits and the slab loses its primitive in-plane cell (2.933 Å)."""
+    from pymatgen.core.surface import SlabGenerator
+
+    from atomflow.structures.crncn_crn import bulk_crn
+    from atomflow.structures.heterostructure import _oriented_cell, off_faces
+
+    bulk = bulk_crn()
+    moved = off_faces(bulk, (1, 1, 1))
+    c = _oriented_cell(moved, (1, 1, 1)).frac_coords[:, 2]
+    assert np.min(np.abs(c - np.round(c))) > 1e-4
+    assert np.allclose(moved.distance_matrix, bulk.distance_matrix)  # a rigid translation
+    df = moved.frac_coords[0] - bulk.frac_coords[0]
+    step = bulk.lattice.get_cartesian_coords(df - np.round(df))
+    assert np.allclose(np.cross(step, [1, 1, 1]), 0, atol=1e-9)  # along the (111) normal
+    slab = SlabGenerator(
+        moved, (1, 1, 1), 1, 3, in_unit_planes=True, primitive=True, reorient_lattice=False
+    ).get_slab(shift=0)
+    assert slab.lattice.a == pytest.approx(4.148 / np.sqrt(2), abs=1e-6)
+    assert slab.composition.reduced_formula == "CrN" and len(slab) == 2
