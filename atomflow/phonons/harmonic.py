@@ -167,6 +167,28 @@ def relax_mode(structure: Structure, tol: float = 1e-3) -> str:
     return "tri"
 
 
+def snap_to_symmetry(structure: Structure, symprec: float = 1e-3) -> Structure:
+    """``structure`` with cell and positions snapped to the space group found within
+    ``symprec`` Å (ASE's ``refine_symmetry``); same orientation, order and site properties.
+
+    Why: a minimiser stops a few 1e-4 Å off a symmetric site (how far depends on the CPU's
+    floating-point path); phonopy then finds a lower space group, and its force constants
+    give a spurious imaginary acoustic branch near Γ (Li3N: −0.48 THz instead of none).
+    """
+    from ase.spacegroup.symmetrize import refine_symmetry
+
+    from atomflow.structures.io import to_ase
+
+    atoms = to_ase(structure)
+    refine_symmetry(atoms, symprec=symprec)
+    return Structure(
+        atoms.cell.array,
+        structure.species,
+        atoms.get_scaled_positions(),
+        site_properties=structure.site_properties,
+    )
+
+
 def relax_structure(
     structure: Structure,
     potential: Potential | str,
@@ -174,31 +196,13 @@ def relax_structure(
     symprec: float | None = 1e-3,
 ) -> Structure:
     """Relax positions and cell (shape class kept, see :func:`relax_mode`) with LAMMPS, then
-    snap them to the symmetry found within ``symprec`` Å (ASE's ``refine_symmetry``).
-
-    Why the snap: a minimiser stops a few 1e-4 Å off a symmetric site (how far depends on the
-    CPU's floating-point path), phonopy then finds a lower space group, and its force
-    constants give a spurious imaginary acoustic branch near Γ. ``symprec=None`` skips it.
-    """
+    :func:`snap_to_symmetry` within ``symprec`` Å (``None`` skips the snap)."""
     backend = LammpsBackend(potential)
     backend.check(structure)
     relaxed = lammps_relax(
         structure, backend.potential, cell=relax_mode(structure), pressure_bar=pressure_bar
     ).structure
-    if symprec is None:
-        return relaxed
-    from ase.spacegroup.symmetrize import refine_symmetry
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    atoms = AseAtomsAdaptor.get_atoms(relaxed)
-    refine_symmetry(atoms, symprec=symprec)
-    snapped = AseAtomsAdaptor.get_structure(atoms)
-    return Structure(
-        snapped.lattice,
-        relaxed.species,
-        snapped.frac_coords,
-        site_properties=relaxed.site_properties,
-    )
+    return relaxed if symprec is None else snap_to_symmetry(relaxed, symprec)
 
 
 def compute_phonopy(

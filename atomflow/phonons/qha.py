@@ -42,7 +42,13 @@ from pymatgen.core import Structure
 from atomflow.errors import InputError
 from atomflow.md.minimize import relax as lammps_relax
 from atomflow.phonons.backend import LammpsBackend
-from atomflow.phonons.harmonic import PhononWarning, compute_phonopy, relax_mode, supercell_for
+from atomflow.phonons.harmonic import (
+    PhononWarning,
+    compute_phonopy,
+    relax_mode,
+    snap_to_symmetry,
+    supercell_for,
+)
 from atomflow.potentials import Potential
 
 _EV_A3_TO_GPA = 160.21766208
@@ -190,15 +196,16 @@ def volume_scan(
     for s in strains:
         p = _pressure_for_strain(s, bulk)
         r = lammps_relax(r0.structure, pot, cell=mode, pressure_bar=p * _GPA_TO_BAR)
-        ph, _ = compute_phonopy(r.structure, pot, supercell=supercell, residual_force_tol=1.0)
+        cell = snap_to_symmetry(r.structure)  # see snap_to_symmetry: spurious soft modes
+        ph, _ = compute_phonopy(cell, pot, supercell=supercell, residual_force_tol=1.0)
         ph.run_mesh(20.0)
         points.append(
             VolumePoint(
-                structure=r.structure,
+                structure=cell,
                 pressure_GPa=float(p),
-                volume_A3=float(r.structure.volume),
+                volume_A3=float(cell.volume),
                 energy_eV=float(r.energy_eV),
-                lattice_A=_lengths(r.structure),
+                lattice_A=_lengths(cell),
                 min_frequency_THz=float(np.min(ph.mesh.frequencies)),
             )
         )

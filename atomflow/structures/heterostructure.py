@@ -90,15 +90,16 @@ def off_faces(bulk: Structure, miller: tuple[int, int, int], tol: float = 1e-4) 
     lattice match fails (CrN (111) on an AVX-512 Xeon). Moving along the normal changes no
     geometry and no in-plane position, so the slabs, terminations and registry are the same.
     """
-    lattice = _oriented_cell(bulk, miller).lattice
-    normal = _unit_normal(lattice)
-    spacing = float(lattice.matrix[2] @ normal)
+    cell = _oriented_cell(bulk, miller)
+    normal = _unit_normal(cell.lattice)
+    spacing = float(cell.lattice.matrix[2] @ normal)
+    c = cell.frac_coords[:, 2]  # a step of offset * spacing along the normal adds offset to c
     for offset in _FACE_OFFSETS:
-        moved = bulk.copy()
-        shift = offset * spacing * normal
-        moved.translate_sites(range(len(moved)), shift, frac_coords=False, to_unit_cell=True)
-        c = _oriented_cell(moved, miller).frac_coords[:, 2]
-        if np.min(np.abs(c - np.round(c))) > tol:
+        if np.min(np.abs(c + offset - np.round(c + offset))) > tol:
+            moved = bulk.copy()
+            moved.translate_sites(
+                range(len(moved)), offset * spacing * normal, frac_coords=False, to_unit_cell=True
+            )
             return moved
     raise RuntimeError(f"no offset moves every site of {bulk.formula} {miller} off a cell face")
 

@@ -31,15 +31,6 @@ pair_coeff = [
 citation = "none (test stand-in)"
 """
 
-STANDIN_LIMOWN = """
-name = "standin-limown"
-description = "test stand-in for graph building only"
-elements = ["Li", "Mo", "W", "N"]
-pair_style = "morse 5.0"
-pair_coeff = ["* * 0.1 1.5 2.5"]
-citation = "none (test stand-in)"
-"""
-
 TINY = """
 [presets.tiny]
 description = "test-sized"
@@ -214,20 +205,6 @@ def test_misspelt_potential_fails_early_and_says_so(tmp_path):
     assert "potential 'limown-pdo' is not available" in msg and "limown-pod" in msg
     assert "Check its spelling" in msg and "Li, Mo, N, W" in msg
     assert not (tmp_path / "s").exists()
-
-
-def test_full_presets_render_as_slurm_jobs(tmp_path):
-    pots = {
-        "crncn_crn_interface.toml": _potential(tmp_path, STANDIN_LICRCN, "licrcn"),
-        "mo2n_wn.toml": _potential(tmp_path, STANDIN_LIMOWN, "limown"),
-    }
-    for recipe, pot in pots.items():
-        spec = _recipe(tmp_path, recipe, pot)
-        out = _cli(
-            "run", str(spec), "--preset", "full", "--scheduler", "slurm", "--dry-run", cwd=tmp_path
-        )
-        assert out.returncode == 0, out.stderr
-        assert "#SBATCH" in out.stdout and "nothing submitted" in out.stderr
 
 
 def test_shipped_presets_validate():
