@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from atomflow.analysis.diffusion import fit_diffusivity, local_slope
+from atomflow.analysis.integrity import check_integrity
 from atomflow.analysis.msd import compute_msd
 from atomflow.analysis.regions import membership, parse_region, region_msd
 from atomflow.analysis.transport import einstein_helfand, haven_ratio, nernst_einstein
@@ -62,13 +63,16 @@ def analyze_trajectory(
     a ``temperature`` observable. ``drift_species``: framework whose mean displacement is
     removed. ``regions``: region objects or CLI strings (``slab:z:0:10`` …).
     Returns ``{"species": {S: {...}}, "conductivity": {...}, "haven_ratio": {...},
-    "regions": {...}, "plots": [...]}``; D in cm²/s, times in ps, σ in mS/cm.
+    "regions": {...}, "integrity": {...}, "plots": [...]}``, where ``integrity`` is
+    :func:`~atomflow.analysis.integrity.check_integrity` with the named species as mobile
+    (a collapsed host also raises a warning); D in cm²/s, times in ps, σ in mS/cm.
     """
     if not isinstance(traj, Trajectory):
         from atomflow.trajectory.io import read_trajectory
 
         traj = read_trajectory(traj, format, timestep_ps=timestep_ps, types=types)
     labels = sorted(set(traj.species.tolist()))
+    mobile = list(species) if species else []  # named species diffuse; the rest is the host
     species = list(species) if species else labels
     drift = None
     if drift_species:
@@ -109,6 +113,15 @@ def analyze_trajectory(
             slope = local_slope(msd, main.direction)
             path = plot_msd(msd, fits, plot_dir / f"msd_{s}.png", title=f"{s} MSD", slope=slope)
             out["plots"].append(str(path))
+
+    if traj.n_frames >= 2:
+        integrity = check_integrity(traj, mobile=mobile)
+        out["integrity"] = integrity.as_dict()
+        if not integrity.ok:
+            warnings.warn(
+                f"{integrity.reason()}; these numbers are not those of the material",
+                stacklevel=2,
+            )
 
     if temperature_K is None and "temperature" in traj.observables:
         temperature_K = float(np.nanmean(traj.observables["temperature"]))

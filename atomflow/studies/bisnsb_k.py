@@ -24,7 +24,13 @@ from pymatgen.core import Structure
 from atomflow.errors import InputError
 from atomflow.graph import Workflow, task
 from atomflow.potentials import get_potential
-from atomflow.studies.md_tasks import npt_lattice, nvt_md, potential_input, relax_positions
+from atomflow.studies.md_tasks import (
+    host_integrity,
+    npt_lattice,
+    nvt_md,
+    potential_input,
+    relax_positions,
+)
 from atomflow.studies.stages import NPTStage, Strict, md_protocol
 
 Model = Literal["edge", "control", "screw", "screw_control"]
@@ -267,7 +273,7 @@ def slab_nvt(
         ) from exc
 
 
-@task(version="1")
+@task(version="2")
 def k_penetration(
     md: dict,
     slab: dict,
@@ -286,6 +292,7 @@ def k_penetration(
     if traj.n_frames < 3:
         raise ValueError(f"{md['trajectory']} holds {traj.n_frames} frames; need at least 3")
     meta = slab["metadata"]
+    integrity = host_integrity(traj, ("K",))
     result = analyse_model(
         traj.positions, traj.times_ps, traj.cells, traj.species, meta["cores"], analysis
     )
@@ -320,6 +327,11 @@ def k_penetration(
         "temperature_K": md["temperature_K"],
         "md": md["md"],
         "snapshots": str(snap),
+        "integrity": integrity,
+        "integrity_note": ""
+        if integrity["ok"]
+        else f"INVALID, {integrity['reason']}: the potential left its domain, so this run's "
+        "front, profiles and region D are those of another material",
     }
 
 

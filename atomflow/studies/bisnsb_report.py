@@ -650,11 +650,16 @@ def write_bisnsb_report(
         ),
         "paper": paper,
         "definitions": DEFINITIONS,
-        "notes": reference.get("notes", []),
+        "notes": reference.get("notes", [])
+        + [
+            f"{a['model']} (configuration {a.get('config', 0)}): {a['integrity_note']}"
+            for a in analyses
+            if a.get("integrity_note")
+        ],
         "runs": [
             {
                 k: a[k]
-                for k in ("model", "config", "seed", "n_atoms", "temperature_K", "md")
+                for k in ("model", "config", "seed", "n_atoms", "temperature_K", "md", "integrity")
                 if k in a
             }
             for a in analyses

@@ -145,7 +145,7 @@ def build_workflow(
                 seed=seed,
             )
             start = wf.add(relax_positions(built.output, pot), f"relax-{tag}")
-            npt = wf.add(npt_lattice(start.output, pot, npt_p, sc), f"npt-{tag}")
+            npt = wf.add(npt_lattice(start.output, pot, npt_p, sc, ["Li"]), f"npt-{tag}")
             lattices.append({"x": x, "config": k, "npt": npt.output})
             if x == 0 and k == 0:
                 npt_x0 = npt.output

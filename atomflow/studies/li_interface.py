@@ -28,7 +28,14 @@ from pymatgen.core import Lattice, Structure
 from atomflow.errors import InputError
 from atomflow.graph import Workflow, task
 from atomflow.potentials import available_potentials, get_potential
-from atomflow.studies.md_tasks import npt_lattice, nvt_md, potential_input, relax_positions
+from atomflow.studies.md_tasks import (
+    collapse_note,
+    host_integrity,
+    npt_lattice,
+    nvt_md,
+    potential_input,
+    relax_positions,
+)
 from atomflow.studies.stages import NPTStage, NVTStage, Strict, md_protocol
 
 
@@ -308,7 +315,7 @@ def relax_model(structure: Structure, potential: dict, cell: str | None, what: s
     return relax_positions.func(res.structure, potential)
 
 
-@task(version="1")
+@task(version="2")
 def li_diffusion(
     md: dict,
     region: str,
@@ -332,6 +339,12 @@ def li_diffusion(
         planes_frac=None if model is None else model["planes_frac"],
         half_width_A=half_width_A,
     )
+    integrity = host_integrity(traj, ("Li",))
+    if not integrity["ok"]:
+        note = collapse_note(integrity)
+        out.update(invalid=True, note="; ".join(n for n in (note, out["note"]) if n))
+        out.update({k: False for k in out if k.startswith("converged_")})
+    out["integrity"] = integrity
     return {**out, "region": region, "config": config, "T_K": md["temperature_K"], "md": md["md"]}
 
 

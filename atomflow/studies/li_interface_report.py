@@ -287,8 +287,11 @@ def combine_runs(analyses: list[dict], phases: dict[str, dict]) -> list[dict[str
             "fraction_inside_end": float(np.mean([r["fraction_inside_end"] for r in runs])),
             "note": "; ".join(sorted({r["note"] for r in runs if r["note"]})),
         }
+        row["invalid"] = all(r.get("invalid") for r in runs)
+        row["n_collapsed"] = sum(bool(r.get("invalid")) for r in runs)
         for d in DIRECTIONS:
-            ok = [r for r in runs if r[f"D_{d}_cm2_s"] is not None]
+            # a configuration whose host collapsed is another material: average the others
+            ok = [r for r in runs if not r.get("invalid") and r[f"D_{d}_cm2_s"] is not None]
             v = e = None
             if ok:
                 v, e = mean_err(
@@ -355,6 +358,13 @@ def _compare(x: tuple, y: tuple, sign: int) -> str:
     return verdict(x[0] - y[0], math.hypot(x[1] or 0.0, y[1] or 0.0), sign)
 
 
+def _d_text(row: dict) -> str:
+    """D ± err of a combined row, or why it has none."""
+    if row.get("invalid"):
+        return "invalid (host collapsed)"
+    return _fmt(row.get("D_cm2_s"), row.get("D_err_cm2_s"), 3)
+
+
 def findings(
     diffusion: list[dict], arrhenius: dict[str, Any], phases: dict, paper: dict
 ) -> list[dict[str, Any]]:
@@ -373,8 +383,8 @@ def findings(
                 "finding": f"D(interface) > D(bulk {a_lab}) and D(bulk {b_lab}) at {T:g} K",
                 "T_K": T,
                 "paper": claim,
-                "ours": f"interface {_fmt(*val['interface'], 3)}, {a_lab} "
-                f"{_fmt(*val['bulk_A'], 3)}, {b_lab} {_fmt(*val['bulk_B'], 3)} cm²/s",
+                "ours": f"interface {_d_text(d['interface'])}, {a_lab} "
+                f"{_d_text(d['bulk_A'])}, {b_lab} {_d_text(d['bulk_B'])} cm²/s",
                 "verdict": _both(v_a, v_b),
                 "vs_A": v_a,
                 "vs_B": v_b,
@@ -504,13 +514,15 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["diffusion"]:
+        bad = bool(r.get("invalid"))
         out.append(
             f"| {r['region']} | {r['phase']} | {r['T_K']:g} | "
-            f"{fmt_d(r['D_cm2_s'], r['D_err_cm2_s'], r['converged'])} | {r['direction']} | "
-            f"{'yes' if r['converged'] else 'no'} | {r['n_atoms']} of {r['n_li']} | "
-            f"{fmt_d(r['D_xy_cm2_s'], r['D_xy_err_cm2_s'], r['converged'])} | "
-            f"{fmt_d(r['D_z_cm2_s'], r['D_z_err_cm2_s'], r['converged'])} | "
-            f"{100 * r['fraction_inside_end']:.0f} % | {r['note'][:160]} |"
+            f"{fmt_d(r['D_cm2_s'], r['D_err_cm2_s'], r['converged'], invalid=bad)} | "
+            f"{r['direction']} | {'yes' if r['converged'] else 'no'} | "
+            f"{r['n_atoms']} of {r['n_li']} | "
+            f"{fmt_d(r['D_xy_cm2_s'], r['D_xy_err_cm2_s'], r['converged'], invalid=bad)} | "
+            f"{fmt_d(r['D_z_cm2_s'], r['D_z_err_cm2_s'], r['converged'], invalid=bad)} | "
+            f"{100 * r['fraction_inside_end']:.0f} % | {r['note'][:400]} |"
         )
     out += [
         "",

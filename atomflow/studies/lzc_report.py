@@ -80,7 +80,9 @@ def _transport(records: list[dict]) -> dict[str, Any]:
         per_T.setdefault(float(r["temperature_K"]), []).append(r)
     diffusion = []
     for T in sorted(per_T):
-        rs = per_T[T]
+        collapsed = [r for r in per_T[T] if r.get("invalid")]
+        # a configuration whose host collapsed is another material: average the others
+        rs = [r for r in per_T[T] if not r.get("invalid")] or per_T[T]
         D, D_err = _mean_err([r["D_cm2_s"] for r in rs], [r["D_err_cm2_s"] for r in rs])
         haven = [r["haven_ratio"] for r in rs if r["sigma_EH_converged"]]
         diffusion.append(
@@ -90,6 +92,9 @@ def _transport(records: list[dict]) -> dict[str, Any]:
                 "D_err_cm2_s": D_err,
                 "converged": all(r["converged"] for r in rs),
                 "n_configs": len(rs),
+                "invalid": len(collapsed) == len(per_T[T]),
+                "n_collapsed": len(collapsed),
+                "note": "; ".join(sorted({r["note"] for r in collapsed})),
                 "sigma_NE_mS_cm": float(np.mean([r["sigma_NE_mS_cm"] for r in rs])),
                 "sigma_EH_mS_cm": float(np.mean([r["sigma_EH_mS_cm"] for r in rs])),
                 "sigma_EH_err_mS_cm": float(
@@ -326,12 +331,13 @@ def markdown(report: dict[str, Any]) -> str:
     for r in rows:
         for d in r["diffusion"]:
             hr = _fmt(d["haven_ratio"], None, 3) if d["haven_ratio"] is not None else "n/c"
+            D, D_err = d["D_cm2_s"], d["D_err_cm2_s"]
             eh = _fmt(d["sigma_EH_mS_cm"], d["sigma_EH_err_mS_cm"], 3)
             if not d.get("sigma_EH_converged", True):
                 eh = f"n/c ({eh})"
             out.append(
                 f"| {r['x']:g} | {d['T_K']:g} | "
-                f"{fmt_d(d['D_cm2_s'], d['D_err_cm2_s'], d['converged'])} | "
+                f"{fmt_d(D, D_err, d['converged'], invalid=d.get('invalid'))} | "
                 f"{'yes' if d['converged'] else 'no'} | {_fmt(d['sigma_NE_mS_cm'], None, 3)} | "
                 f"{eh} | {hr} |"
             )
@@ -344,6 +350,12 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{q['qha_classical']:.5g} | {q['diff_classical_pct']:+.2f} % |"
             )
     notes = list(report.get("notes", []))
+    notes += [
+        f"x = {r['x']:g}, {d['T_K']:g} K: {d['n_collapsed']} configuration(s) excluded, {d['note']}"
+        for r in rows
+        for d in r["diffusion"]
+        if d.get("n_collapsed")
+    ]
     notes.append(
         "σ(300 K) is Nernst–Einstein from the Arrhenius extrapolation of tracer D (Haven "
         "ratio 1); 'n/c' marks an Einstein–Helfand σ that is negative or has an error above 30 %, "

@@ -14,6 +14,7 @@ from pymatgen.core import Structure
 
 from atomflow.analysis.blocking import block_average
 from atomflow.analysis.diffusion import fit_diffusivity
+from atomflow.analysis.integrity import check_integrity
 from atomflow.analysis.msd import compute_msd
 from atomflow.analysis.plots import plot_msd
 from atomflow.graph import task, write_progress
@@ -66,6 +67,25 @@ def _checked(md: dict[str, Any], target_K: float) -> dict[str, Any]:
     return md
 
 
+def host_integrity(traj, mobile: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+    """:func:`~atomflow.analysis.integrity.check_integrity` of a trajectory, as JSON.
+
+    A run whose host collapsed (``ok`` False) describes another material: its diffusivities
+    are kept in the record for inspection but never marked converged, so no Arrhenius fit,
+    average or verdict uses them, and the reports say why."""
+    return check_integrity(traj, mobile=tuple(mobile)).as_dict()
+
+
+def collapse_note(integrity: dict[str, Any]) -> str:
+    """The report's note for a collapsed run ("" for an intact one)."""
+    if integrity["ok"]:
+        return ""
+    return (
+        f"INVALID, {integrity['reason']}: the potential left its domain; this run is "
+        "excluded from every fit and average"
+    )
+
+
 def lattice_from_cells(cells: np.ndarray, supercell: tuple[int, int, int]) -> dict[str, Any]:
     """a (mean of the a and b axes), c and V per primitive cell, with blocking error bars."""
     n1, n2, n3 = supercell
@@ -81,19 +101,33 @@ def lattice_from_cells(cells: np.ndarray, supercell: tuple[int, int, int]) -> di
     return out
 
 
-@task(version="1")
+@task(version="2")
 def npt_lattice(
     structure: Structure,
     potential: dict,
     protocol: dict,
     supercell: list[int],
+    mobile: list[str] | None = None,
     workdir: Path | None = None,
 ) -> dict[str, Any]:
-    """NPT MD; lattice parameters per primitive cell from block-averaged box samples."""
+    """NPT MD; lattice parameters per primitive cell from block-averaged box samples.
+
+    Fails if the thermostat lost control or the host collapsed (:func:`host_integrity`
+    over every element pair but those of ``mobile`` species, such as the Li of a Li-ion
+    conductor, which hop even at 300 K): every later stage starts from this lattice."""
     p = MDProtocol(ensemble="npt", **protocol)
     md = run_md(structure, get_potential(potential["name"]), p, workdir, _progress(workdir))
     checked = _checked(md.as_dict(), p.temperature_K)
     traj = read_h5md(md.trajectory)
+    integrity = host_integrity(traj, mobile or ())
+    if not integrity["ok"]:
+        raise ValueError(
+            f"NPT at {p.temperature_K:g} K with {potential['name']}: {integrity['reason']}. "
+            "Its lattice would be that of another phase. Check the potential's validity "
+            f"notes, or refit it with this structure among its training cells "
+            f"(trajectory: {md.trajectory})"
+        )
+    checked["integrity"] = integrity
     lattice = lattice_from_cells(traj.cells, tuple(supercell))
     return {"lattice": lattice, "md": checked, "temperature_K": p.temperature_K}
 
@@ -110,7 +144,7 @@ def nvt_md(
     return {"md": checked, "trajectory": md.trajectory, "temperature_K": p.temperature_K}
 
 
-@task(version="2")
+@task(version="3")
 def tracer_diffusion(
     md: dict,
     species: str,
@@ -120,6 +154,7 @@ def tracer_diffusion(
     """Tracer MSD (FFT, all origins) per direction, D with error, and an MSD plot."""
     traj = read_h5md(md["trajectory"])
     idx = traj.select(species)
+    integrity = host_integrity(traj, (species,))
     msd = compute_msd(traj.positions[:, idx], traj.times_ps, directions=tuple(directions))
     records, fits = [], {}
     for direction in directions:
@@ -134,8 +169,10 @@ def tracer_diffusion(
                 "D_err_cm2_s": fit.D_err_cm2_s,
                 "fit_start_ps": fit.fit_start_ps,
                 "fit_end_ps": fit.fit_end_ps,
-                "converged": fit.converged,
+                "converged": fit.converged and integrity["ok"],
                 "n_atoms": fit.n_atoms,
+                "note": collapse_note(integrity),
+                "invalid": not integrity["ok"],
             }
         )
     plot_msd(msd, fits, workdir / "msd.png", title=f"{species} MSD at {md['temperature_K']:g} K")
@@ -143,10 +180,15 @@ def tracer_diffusion(
         "lag_ps": msd.lag_ps.tolist(),
         "msd_A2": {d: msd.msd_A2[d].tolist() for d in directions},
     }
-    return {"diffusion": records, "msd": curves, "temperature_K": md["temperature_K"]}
+    return {
+        "diffusion": records,
+        "msd": curves,
+        "temperature_K": md["temperature_K"],
+        "integrity": integrity,
+    }
 
 
-@task(version="1")
+@task(version="2")
 def ion_transport(
     md: dict,
     species: str,
@@ -167,6 +209,7 @@ def ion_transport(
     if missing:
         raise ValueError(f"charges lack {', '.join(missing)}; give every element a formal charge")
     idx = traj.select(species)
+    integrity = host_integrity(traj, (species,))
     msd = compute_msd(traj.positions[:, idx], traj.times_ps, directions=("xyz",))
     fit = fit_diffusivity(msd, "xyz")
     volume = float(np.mean(np.abs(np.linalg.det(traj.cells))))
@@ -194,13 +237,15 @@ def ion_transport(
         "D_err_cm2_s": fit.D_err_cm2_s,
         "fit_start_ps": fit.fit_start_ps,
         "fit_end_ps": fit.fit_end_ps,
-        "converged": fit.converged,
-        "note": fit.note,
+        "converged": fit.converged and integrity["ok"],
+        "note": collapse_note(integrity) or fit.note,
+        "integrity": integrity,
+        "invalid": not integrity["ok"],
         "sigma_NE_mS_cm": ne.sigma_mS_cm,
         "sigma_NE_err_mS_cm": ne.sigma_err_mS_cm,
         "sigma_EH_mS_cm": eh.sigma_mS_cm,
         "sigma_EH_err_mS_cm": eh.sigma_err_mS_cm,
-        "sigma_EH_converged": eh.converged,
+        "sigma_EH_converged": eh.converged and integrity["ok"],
         "haven_ratio": h,
         "haven_ratio_err": h_err,
         "msd": {"lag_ps": msd.lag_ps.tolist(), "msd_A2": {"xyz": msd.msd_A2["xyz"].tolist()}},

@@ -41,9 +41,18 @@ def fmt(value: float | None, err: float | None = None, digits: int = 4) -> str:
     return f"{value:.{digits}g} ± {err:.2g}"
 
 
-def fmt_d(value: float | None, err: float | None, converged: bool, digits: int = 3) -> str:
+def fmt_d(
+    value: float | None,
+    err: float | None,
+    converged: bool,
+    digits: int = 3,
+    invalid: bool = False,
+) -> str:
     """A diffusivity for tables. An unconverged fit whose slope is within 2σ of zero (or
-    below it) is shown as its 2σ upper bound: a negative D is a noisy slope, not a value."""
+    below it) is shown as its 2σ upper bound: a negative D is a noisy slope, not a value.
+    A run whose host collapsed (``invalid``) shows no number at all."""
+    if invalid:
+        return "invalid (host collapsed)"
     if converged or value is None or err is None or not math.isfinite(value):
         return fmt(value, err, digits)
     if not math.isfinite(err) or value - 2 * err > 0:

@@ -191,14 +191,15 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Tracer diffusivity",
         "",
-        "| T (K) | species | direction | D (cm²/s) | fit window (ps) | converged |",
-        "|---|---|---|---|---|---|",
+        "| T (K) | species | direction | D (cm²/s) | fit window (ps) | converged | note |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in sorted(report["diffusion"], key=lambda r: (r["direction"], r["T_K"])):
         out.append(
             f"| {r['T_K']:g} | {r['species']} | {r['direction']} | "
-            f"{fmt_d(r['D_cm2_s'], r['D_err_cm2_s'], r['converged'])} | "
-            f"{r['fit_start_ps']:.3g}–{r['fit_end_ps']:.3g} | {'yes' if r['converged'] else 'no'} |"
+            f"{fmt_d(r['D_cm2_s'], r['D_err_cm2_s'], r['converged'], invalid=r.get('invalid'))} "
+            f"| {r['fit_start_ps']:.3g}–{r['fit_end_ps']:.3g} | "
+            f"{'yes' if r['converged'] else 'no'} | {r.get('note', '')[:200]} |"
         )
     out += [
         "",

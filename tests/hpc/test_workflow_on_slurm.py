@@ -234,3 +234,37 @@ def test_cli_cancel_stops_the_runs_jobs_and_a_rerun_resumes(slurm, tmp_path):
     with Store(tmp_path / "hpc") as st:
         assert all(r.status == "done" for _, r in st.run_tasks(st.runs()[-1]["id"]))
     assert (tmp_path / "hpc/results/li3n/report.json").exists()
+
+
+def test_a_full_preset_submits_unchanged_and_its_md_starts(slurm, tmp_path):
+    """The shipped li3n ``full`` preset goes to a real Slurm as it is: its builds finish in
+    their jobs, its 864-atom NPT MD starts stepping in its own (progress reported from the
+    job), and the rest wait on dependencies; then the run is cancelled (production-length
+    MD is for a cluster)."""
+    from atomflow.graph.worker import read_progress
+
+    args = ("run", "li3n", "--preset", "full", "--store", "s", "--scheduler", "slurm")
+    submitted = cli(*args, "--profile", "local-slurm", cwd=tmp_path)
+    assert submitted.returncode == 0, submitted.stderr
+    assert int(re.search(r"submitted (\d+) tasks", submitted.stderr).group(1)) == 18
+    deadline = time.monotonic() + 300
+    try:
+        while True:
+            with Store(tmp_path / "s") as st:
+                records = dict(st.run_tasks(st.runs()[-1]["id"]))
+            status = {label: r.status for label, r in records.items()}
+            npt = records["npt-300K"]
+            progress = read_progress(npt.workdir) if npt.workdir else None
+            if progress and "step" in progress["message"] and progress["fraction"] > 0:
+                break
+            assert "failed" not in status.values(), status
+            assert time.monotonic() < deadline, (status, progress)
+            time.sleep(2)
+        assert progress["message"].startswith("NPT 300 K equilibration step")
+        assert status["structure-perfect"] == "done"
+        assert status["npt-300K"] == "running"
+        assert set(status.values()) <= {"done", "running", "submitted", "pending"}, status
+        assert list(status.values()).count("running") <= 8  # the CI Slurm's 8 CPUs
+    finally:
+        cancelled = cli("cancel", "--store", "s", cwd=tmp_path)
+    assert cancelled.returncode == 0, cancelled.stderr

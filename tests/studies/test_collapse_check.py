@@ -1,0 +1,122 @@
+"""A run whose host collapsed is kept for inspection but never used: the analysis tasks mark
+it invalid, the reports print no D for it and no fit or average takes it in."""
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from atomflow.studies.li_interface import li_diffusion
+from atomflow.studies.li_interface_report import combine_runs, findings
+from atomflow.studies.md_tasks import tracer_diffusion
+from atomflow.studies.numbers import fmt_d
+from atomflow.studies.report import arrhenius_table
+from atomflow.trajectory.h5md import H5MDWriter
+
+
+def write_run(path, collapse_from: int | None, n_frames: int = 80, seed: int = 1) -> dict:
+    """Rock-salt W/N with 6 Li hopping at random; from ``collapse_from`` the cell densifies
+    by 15 % in length, as WN+Li did with one limown-pod fit (median W-W 2.67 -> 2.10 Å)."""
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.2), ["W", "N"], [[0, 0, 0], [0.5] * 3])
+    s.make_supercell([3, 3, 3])
+    for k in range(6):
+        s.append("Li", [(k + 0.25) / 6, 0.25 / 3, 0.25 / 3])
+    rng = np.random.default_rng(seed)
+    li = np.array([site.specie.symbol == "Li" for site in s])
+    walk = np.cumsum(rng.normal(0, 0.3, (n_frames, int(li.sum()), 3)), axis=0)
+    names = ["W", "N", "Li"]
+    types = np.array([names.index(site.specie.symbol) + 1 for site in s])
+    with H5MDWriter(path, types, names, timestep_ps=0.001) as w:
+        for f in range(n_frames):
+            pos = s.cart_coords + rng.normal(0, 0.08, (len(s), 3))
+            pos[li] += walk[f]
+            cell = s.lattice.matrix.copy()
+            if collapse_from is not None and f >= collapse_from:
+                pos, cell = 0.85 * pos, 0.85 * cell
+            w.append(100 * f, pos, cell, {"temperature": 800.0})
+    return {"trajectory": str(path), "temperature_K": 800.0, "md": {}}
+
+
+def test_tracer_diffusion_marks_a_collapsed_run_and_no_fit_uses_it(tmp_path):
+    out = {}
+    for name, start in (("intact", None), ("collapsed", 40)):
+        (tmp_path / name).mkdir()
+        md = write_run(tmp_path / name / "traj.h5", start)
+        out[name] = tracer_diffusion.func(md, "Li", ["xyz"], workdir=tmp_path / name)
+    assert out["intact"]["integrity"]["ok"]
+    assert not out["intact"]["diffusion"][0]["invalid"]
+    bad = out["collapsed"]["diffusion"][0]
+    assert bad["invalid"] and not bad["converged"]
+    assert bad["note"].startswith("INVALID, the structure collapsed")
+    assert {c["pair"] for c in out["collapsed"]["integrity"]["collapsed"]} >= {"N-W", "W-W"}
+    assert fmt_d(bad["D_cm2_s"], bad["D_err_cm2_s"], bad["converged"], invalid=True) == (
+        "invalid (host collapsed)"
+    )
+    # two temperatures, one collapsed: the Arrhenius table has one usable point, so no fit
+    good = dict(out["intact"]["diffusion"][0], T_K=700.0, converged=True)
+    rows, fits = arrhenius_table([good, bad], "Li")
+    assert rows[0]["n_points"] == 1 and not fits
+
+
+def test_interface_report_drops_a_collapsed_configuration(tmp_path):
+    runs = []
+    for k, start in enumerate((None, 30)):
+        md = write_run(tmp_path / f"c{k}.h5", start, seed=k)
+        runs.append(li_diffusion.func(md, "bulk_B", k))
+    assert not runs[0].get("invalid") and runs[1]["invalid"]
+    assert not any(v for key, v in runs[1].items() if key.startswith("converged_"))
+    phases = {"A": {"label": "Mo2N"}, "B": {"label": "WN"}}
+    (row,) = combine_runs(runs, phases)
+    assert row["n_collapsed"] == 1 and not row["invalid"]
+    assert row["n_configs_fitted"] == 1
+    assert row["D_cm2_s"] == pytest.approx(runs[0]["D_xyz_cm2_s"])
+    assert "INVALID" in row["note"]
+    (only_bad,) = combine_runs(runs[1:], phases)
+    assert only_bad["invalid"] and only_bad["D_cm2_s"] is None
+    arrhenius = {g: {"Ea_eV": None, "Ea_err_eV": None} for g in ("interface", "bulk_A", "bulk_B")}
+    text = findings([only_bad], arrhenius, phases, {})[1]["ours"]
+    assert "WN invalid (host collapsed)" in text
+
+
+def test_analyze_warns_about_a_collapsed_host_of_any_trajectory(tmp_path):
+    from atomflow.analysis.analyze import analyze_trajectory
+
+    write_run(tmp_path / "bad.h5", collapse_from=40)
+    with pytest.warns(UserWarning, match="the structure collapsed: N-N"):
+        out = analyze_trajectory(tmp_path / "bad.h5", ["Li"])
+    assert not out["integrity"]["ok"]
+    write_run(tmp_path / "good.h5", collapse_from=None)
+    assert analyze_trajectory(tmp_path / "good.h5", ["Li"])["integrity"]["ok"]
+
+
+def test_npt_task_fails_when_its_host_collapses(tmp_path, monkeypatch):
+    """The NPT lattice seeds every later stage, so a collapsed NPT run fails the task
+    (the MD itself is replaced by a written trajectory; the check is what is tested)."""
+    from atomflow.studies import md_tasks
+
+    class Ran:
+        def __init__(self, path):
+            self.trajectory = str(path)
+
+        def as_dict(self):
+            return {
+                "trajectory": self.trajectory,
+                "mean_temperature_K": 300.0,
+                "std_temperature_K": 20.0,
+            }
+
+    paths = {}
+    for name, start in (("intact", None), ("collapsed", 40)):
+        paths[name] = tmp_path / f"{name}.h5"
+        write_run(paths[name], start)
+    structure = Structure(Lattice.cubic(4.2), ["W", "N"], [[0, 0, 0], [0.5] * 3])
+    pot = {"name": "limown-pod"}
+    protocol = {"temperature_K": 300, "steps": 100, "sample_every": 10}
+    for name in paths:
+        monkeypatch.setattr(md_tasks, "run_md", lambda *a, _p=paths[name], **k: Ran(_p))
+        if name == "intact":
+            out = md_tasks.npt_lattice.func(structure, pot, protocol, [3, 3, 3], ["Li"], tmp_path)
+            assert out["md"]["integrity"]["ok"]
+            assert out["lattice"]["a"] == pytest.approx(4.2, abs=0.01)
+        else:
+            with pytest.raises(ValueError, match=r"NPT at 300 K with limown-pod: the struct"):
+                md_tasks.npt_lattice.func(structure, pot, protocol, [3, 3, 3], ["Li"], tmp_path)
