@@ -63,13 +63,18 @@ class Integrity:
         """One line naming each collapsed pair, or "" when none did."""
         if self.ok:
             return ""
-        parts = [
-            f"{c.pair} contacts closed to {c.closest_A:.2f} Å, median {c.smallest_median_A:.2f} Å "
-            f"(typical contact at the start {c.contact_A:.2f} Å; failing in "
-            f"{100 * c.frames_fraction:.0f} % of frames, up to {c.max_pairs_per_frame} pairs "
-            f"below {self.ratio:g}x at once, from {c.first_time_ps:g} ps)"
-            for c in self.collapsed
-        ]
+        parts = []
+        for c in self.collapsed:
+            paired = (
+                f", {c.max_pairs_per_frame} pair(s) under {self.ratio:g}x at once"
+                if c.max_pairs_per_frame
+                else ""
+            )
+            parts.append(
+                f"{c.pair} median contact {c.smallest_median_A:.2f} Å from {c.contact_A:.2f} Å "
+                f"(closest {c.closest_A:.2f} Å{paired}) in {100 * c.frames_fraction:.0f} % of "
+                f"frames from {c.first_time_ps:.3g} ps"
+            )
         return "the structure collapsed: " + "; ".join(parts)
 
     def as_dict(self) -> dict:

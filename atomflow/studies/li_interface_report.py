@@ -468,7 +468,16 @@ def write_report(
         "runs": [
             {
                 k: a.get(k)
-                for k in ("region", "config", "T_K", "n_li", "mean_inside", "planes_A", "md")
+                for k in (
+                    "region",
+                    "config",
+                    "T_K",
+                    "n_li",
+                    "mean_inside",
+                    "planes_A",
+                    "md",
+                    "integrity",
+                )
             }
             for a in analyses
         ],

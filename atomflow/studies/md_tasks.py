@@ -80,10 +80,7 @@ def collapse_note(integrity: dict[str, Any]) -> str:
     """The report's note for a collapsed run ("" for an intact one)."""
     if integrity["ok"]:
         return ""
-    return (
-        f"INVALID, {integrity['reason']}: the potential left its domain; this run is "
-        "excluded from every fit and average"
-    )
+    return f"INVALID, {integrity['reason']}; excluded from every fit and average"
 
 
 def lattice_from_cells(cells: np.ndarray, supercell: tuple[int, int, int]) -> dict[str, Any]:
