@@ -21,6 +21,7 @@ from atomflow.graph import task, write_progress
 from atomflow.md.protocols import MDProtocol
 from atomflow.md.runner import run_md
 from atomflow.potentials import get_potential
+from atomflow.trajectory.frames import Trajectory
 from atomflow.trajectory.h5md import read_h5md
 
 
@@ -67,7 +68,7 @@ def _checked(md: dict[str, Any], target_K: float) -> dict[str, Any]:
     return md
 
 
-def host_integrity(traj, mobile: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
+def host_integrity(traj: Trajectory, mobile: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """:func:`~atomflow.analysis.integrity.check_integrity` of a trajectory, as JSON.
 
     A run whose host collapsed (``ok`` False) describes another material: its diffusivities
