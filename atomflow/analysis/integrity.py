@@ -166,10 +166,9 @@ def check_integrity(
     n_bad = np.zeros(n_k * n_k, dtype=int)
     most = np.zeros(n_k * n_k, dtype=int)
     first = np.full(n_k * n_k, np.nan)
-    for f in frames[1:]:
-        nearest, key, d = _nearest(
-            traj.positions[f], traj.cells[f], sp, n_k, float(np.max(contact[checked], initial=0))
-        )
+    cutoff = float(contact[checked].max()) if checked.any() else 0.0  # the longest contact
+    for f in frames[1:] if cutoff > 0 else []:
+        nearest, key, d = _nearest(traj.positions[f], traj.cells[f], sp, n_k, cutoff)
         np.minimum.at(closest, key, d)
         med = _medians(nearest, sp, n_k)
         med = np.where(use_row, med, med.T).ravel()

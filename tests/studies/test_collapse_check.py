@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from atomflow.studies import li_interface, md_tasks
 from atomflow.studies.li_interface import li_diffusion
 from atomflow.studies.li_interface_report import combine_runs, findings
 from atomflow.studies.md_tasks import tracer_diffusion
@@ -51,6 +52,15 @@ def test_tracer_diffusion_marks_a_collapsed_run_and_no_fit_uses_it(tmp_path):
     assert fmt_d(bad["D_cm2_s"], bad["D_err_cm2_s"], bad["converged"], invalid=True) == (
         "invalid (host collapsed)"
     )
+    # the verdict alone decides: the intact run's converged fit, judged collapsed, is dropped
+    assert out["intact"]["diffusion"][0]["converged"]
+    flagged = {**out["intact"]["integrity"], "ok": False, "reason": "the structure collapsed: X"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(md_tasks, "host_integrity", lambda traj, mobile=(): flagged)
+        judged = tracer_diffusion.func(
+            write_run(tmp_path / "again.h5", None), "Li", ["xyz"], workdir=tmp_path / "intact"
+        )["diffusion"][0]
+    assert judged["invalid"] and not judged["converged"]
     # two temperatures, one collapsed: the Arrhenius table has one usable point, so no fit
     good = dict(out["intact"]["diffusion"][0], T_K=700.0, converged=True)
     rows, fits = arrhenius_table([good, bad], "Li")
@@ -63,6 +73,14 @@ def test_interface_report_drops_a_collapsed_configuration(tmp_path):
         md = write_run(tmp_path / f"c{k}.h5", start, seed=k)
         runs.append(li_diffusion.func(md, "bulk_B", k))
     assert not runs[0].get("invalid") and runs[1]["invalid"]
+    assert all(v for key, v in runs[0].items() if key.startswith("converged_"))
+    flagged = {**runs[0]["integrity"], "ok": False, "reason": "the structure collapsed: X"}
+    with pytest.MonkeyPatch.context() as mp:  # the verdict alone unmarks converged fits
+        mp.setattr(li_interface, "host_integrity", lambda traj, mobile=(): flagged)
+        judged = li_diffusion.func(write_run(tmp_path / "again.h5", None), "bulk_B", 0)
+    assert judged["invalid"] and not any(
+        v for key, v in judged.items() if key.startswith("converged_")
+    )
     assert not any(v for key, v in runs[1].items() if key.startswith("converged_"))
     phases = {"A": {"label": "Mo2N"}, "B": {"label": "WN"}}
     (row,) = combine_runs(runs, phases)
