@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
@@ -46,6 +46,14 @@ class Parent(_Strict):
     add: dict[str, int] = Field(
         default_factory=dict, description="{element: n} interstitial atoms, e.g. K-rich cells"
     )
+    add_margin: float | None = Field(
+        None,
+        gt=0,
+        le=2,
+        description="put add atoms as the studies do: on interstitial holes that clear the host "
+        "by add_margin x the pair threshold, at random, 2.5 Å apart (None: the emptiest points)",
+    )
+    add_seed: int | None = Field(None, description="seed of that pick (default: the index)")
     mobile: str | None = None
     label: str = ""
     cell_multiple: list[int] = Field(
@@ -61,6 +69,8 @@ class Parent(_Strict):
             raise ValueError("params go with system, not with reference")
         if min(self.supercell) < 1 or min(self.add.values(), default=0) < 0:
             raise ValueError("supercell entries must be >= 1 and add counts >= 0")
+        if self.add_margin is not None and set(self.add) - {"Li", "K"}:
+            raise ValueError("add_margin places Li or K only; drop it for other add elements")
         return self
 
     @property
@@ -97,6 +107,11 @@ class LongProbes(_Strict):
     snapshots: int = Field(12, gt=0, description="frames spread over each run")
     min_atoms: int = Field(400, gt=0)
     parents: list[int] | None = Field(None, description="indices into parents; None = all")
+    ensemble: Literal["nvt", "npt"] = Field(
+        "nvt",
+        description="npt lets the cell find the fit's own lattice, where a study runs: "
+        "limown-pod's WN+Li held at the built lattice and collapsed at its NPT one",
+    )
 
 
 class ActiveSettings(_Strict):
@@ -234,7 +249,8 @@ def _read_structures(paths: list[str]) -> list[Structure]:
 
 def build_parent(parent: Parent, seed: int = 0) -> Structure:
     """The parent cell: built or loaded, repeated, with ``add`` atoms at the emptiest points
-    (each the farthest from every atom placed so before it)."""
+    (each the farthest from every atom placed so before it), or on holes as the studies put
+    Li (``add_margin``)."""
     from atomflow.distill.seeds import _void_point
     from atomflow.structures.reference import load_reference
 
@@ -245,7 +261,21 @@ def build_parent(parent: Parent, seed: int = 0) -> Structure:
     # bare species and positions: site labels and oxidation states are not labels
     built = Structure(made.lattice, [site.specie.symbol for site in made], made.frac_coords)
     built = built * parent.supercell
-    if parent.add:
+    if parent.add and parent.add_margin is not None:
+        from atomflow.structures.heterostructure import interstitial_candidates, pick_holes
+
+        pick_seed = seed if parent.add_seed is None else parent.add_seed
+        for element, n in sorted(parent.add.items()):
+            cand = interstitial_candidates(built, guest=element, margin=parent.add_margin)
+            picked = pick_holes(built.lattice, cand, n, "random", pick_seed)
+            if len(picked) < n:
+                raise InputError(
+                    f"parent {parent.name!r}: only {len(picked)} holes clear the host by "
+                    f"add_margin={parent.add_margin:g}; lower add_margin or add fewer {element}"
+                )
+            for point in picked:
+                built.append(element, point, coords_are_cartesian=True)
+    elif parent.add:
         atoms = AseAtomsAdaptor.get_atoms(built)
         rng = np.random.default_rng(seed)
         for element, n in sorted(parent.add.items()):
@@ -414,6 +444,17 @@ def _relax_frames(structure: Structure, pot, n: int, rng, floor_A: float) -> lis
     return [f for f, d in zip(frames, closest, strict=True) if d >= floor_A]
 
 
+def _npt_record(frames: list) -> dict:
+    """What an NPT probe adds to its record: the volume per atom at the start and over the
+    last fifth of the run."""
+    vol = explore.volume_per_atom(frames)
+    return {
+        "ensemble": "npt",
+        "volume_start_A3_atom": float(vol[0]) if len(vol) else None,
+        "volume_end_A3_atom": float(vol[len(vol) * 4 // 5 :].mean()) if len(vol) else None,
+    }
+
+
 @task(version="4")
 def distill_probe(
     fit: dict,
@@ -465,18 +506,8 @@ def distill_probe(
         for k in bulk:
             for T in a.npt.temperatures_K:
                 summary, frames, _ = run(k, T, a.npt.steps, a.npt.min_atoms, "npt", "npt")
-                vol = explore.volume_per_atom(frames)
                 probes.append(
-                    {
-                        "parent": k,
-                        **summary.__dict__,
-                        "temperatures": [],
-                        "ensemble": "npt",
-                        "volume_start_A3_atom": float(vol[0]) if len(vol) else None,
-                        "volume_end_A3_atom": float(vol[len(vol) * 4 // 5 :].mean())
-                        if len(vol)
-                        else None,
-                    }
+                    {"parent": k, **summary.__dict__, "temperatures": [], **_npt_record(frames)}
                 )
                 picked += explore.spread_frames(
                     frames, a.npt.snapshots, floor, crashed=summary.crashed
@@ -484,8 +515,13 @@ def distill_probe(
     if a.long:
         for k in a.long.parents if a.long.parents is not None else range(len(structures)):
             for T in a.long.temperatures_K:
-                summary, frames, flags = run(k, T, a.long.steps, a.long.min_atoms, "long")
-                probes.append({"parent": k, **summary.__dict__, "temperatures": [], "long": True})
+                summary, frames, flags = run(
+                    k, T, a.long.steps, a.long.min_atoms, "long", a.long.ensemble
+                )
+                npt = _npt_record(frames) if a.long.ensemble == "npt" else {}
+                probes.append(
+                    {"parent": k, **summary.__dict__, "temperatures": [], "long": True, **npt}
+                )
                 spread = explore.spread_frames(
                     frames, a.long.snapshots, floor, crashed=summary.crashed
                 )
@@ -853,7 +889,13 @@ def distill_package(
 def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "") -> Workflow:
     """The distillation of one potential as a workflow graph."""
     wf = Workflow(name=name or f"fit-{header.name}")
-    parents = [p.model_dump(mode="json") for p in preset.parents]
+    # options left unset stay out of the dicts, so that stores made before them stay valid
+    parents = [
+        p.model_dump(
+            mode="json", exclude={k for k in ("add_margin", "add_seed") if getattr(p, k) is None}
+        )
+        for p in preset.parents
+    ]
     pods = preset.pod.model_dump()
     parent_paths = wf.add(distill_parents(parents), "parents").output
     seeds = wf.add(
@@ -878,7 +920,14 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
     for r in range(1, preset.active.rounds + 1):
         round_active = {
             **active,
-            **{k: v.model_dump() for k, v in extra.items() if v and r >= v.from_round},
+            # the default NVT stays out of the dict: stores made before the option stay valid
+            **{
+                k: v.model_dump(
+                    exclude={"ensemble"} if getattr(v, "ensemble", "") == "nvt" else None
+                )
+                for k, v in extra.items()
+                if v and r >= v.from_round
+            },
         }
         probe = wf.add(
             distill_probe(fit, parent_paths, round_active, r, preset.seed, parents),

@@ -324,6 +324,32 @@ def interstitial_candidates(
     return np.column_stack([v[chosen], free[chosen]]) if chosen else np.zeros((0, 4))
 
 
+def pick_holes(
+    lattice: Lattice,
+    candidates: np.ndarray,
+    n: int,
+    selection: str = "largest",
+    seed: int = 0,
+    min_separation: float = 2.5,
+) -> list[np.ndarray]:
+    """Up to ``n`` Cartesian points from ``candidates`` (rows of
+    :func:`interstitial_candidates`), in their order (``largest``) or shuffled by ``seed``
+    (``random``), each at least ``min_separation`` Å from those picked before it."""
+    if selection == "random":
+        candidates = candidates[np.random.default_rng(seed).permutation(len(candidates))]
+    picked: list[np.ndarray] = []
+    for row in candidates:
+        f = lattice.get_fractional_coords(row[:3])
+        if all(
+            lattice.get_distance_and_image(f, lattice.get_fractional_coords(q))[0] >= min_separation
+            for q in picked
+        ):
+            picked.append(row[:3])
+        if len(picked) == n:
+            break
+    return picked
+
+
 def insert_li(
     structure: Structure,
     meta: dict,
@@ -362,22 +388,7 @@ def insert_li(
         third = (hi - lo) / 3
         mask = (z >= lo + third) & (z <= hi - third)
     cand = cand[mask]
-    if selection == "random":
-        cand = cand[np.random.default_rng(seed).permutation(len(cand))]
-    picked: list[np.ndarray] = []
-    lat = structure.lattice
-    for row in cand:
-        p = row[:3]
-        if all(
-            lat.get_distance_and_image(lat.get_fractional_coords(p), lat.get_fractional_coords(q))[
-                0
-            ]
-            >= min_separation
-            for q in picked
-        ):
-            picked.append(p)
-        if len(picked) == n_li:
-            break
+    picked = pick_holes(structure.lattice, cand, n_li, selection, seed, min_separation)
     if len(picked) < n_li:
         raise InputError(
             f"only {len(picked)} interstitial holes in region {region!r} keep Li at least "
@@ -388,7 +399,7 @@ def insert_li(
     out = structure.copy()
     for p in picked:
         out.append("Li", p, coords_are_cartesian=True, properties={"region": f"Li:{region}"})
-    zz = np.array(picked) @ _unit_normal(lat)
+    zz = np.array(picked) @ _unit_normal(structure.lattice)
     report = {
         "n_li": n_li,
         "region": region,

@@ -197,20 +197,10 @@ def _add_li(
     s: Structure, n_li: int, margin: float, selection: str, seed: int, sep: float = 2.5
 ) -> Structure:
     """``n_li`` Li on interstitial holes (largest first or at random), ``sep`` Å apart."""
-    import numpy as np
-
-    from atomflow.structures.heterostructure import interstitial_candidates
+    from atomflow.structures.heterostructure import interstitial_candidates, pick_holes
 
     cand = interstitial_candidates(s, margin=margin)
-    if selection == "random":
-        cand = cand[np.random.default_rng(seed).permutation(len(cand))]
-    lat, picked = s.lattice, []
-    for row in cand:
-        f = lat.get_fractional_coords(row[:3])
-        if all(lat.get_distance_and_image(f, q)[0] >= sep for q in picked):
-            picked.append(f)
-        if len(picked) == n_li:
-            break
+    picked = pick_holes(s.lattice, cand, n_li, selection, seed, sep)
     if len(picked) < n_li:
         raise InputError(
             f"only {len(picked)} interstitial holes of {s.composition.reduced_formula} keep Li "
@@ -218,8 +208,8 @@ def _add_li(
             f"n_li <= {len(picked)}, a larger supercell, or a smaller li_margin"
         )
     out = s.copy()
-    for f in picked:
-        out.append("Li", f)
+    for p in picked:
+        out.append("Li", p, coords_are_cartesian=True)
     return out
 
 

@@ -7,6 +7,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 
 from atomflow.distill.dataset import pair_min_distances
 from atomflow.distill.workflow import Parent, build_parent, load_recipe
+from atomflow.errors import InputError
 from atomflow.resources import data_dir
 from atomflow.structures import build_system
 from atomflow.structures.reference import load_reference
@@ -113,3 +114,68 @@ def test_relax_path_runs_from_the_parent_to_the_relaxed_cell():
     assert np.all(np.diff(a) < 0) and a[-1] == pytest.approx(end.lattice.a)
     assert [len(f) for f in frames] == [len(start)] * 4
     assert ActiveSettings(temperatures_K=[450]).relax_frames == 0  # off unless asked
+
+
+def test_li_on_holes_is_the_cell_the_study_builds():
+    """``add_margin`` puts Li as the interface studies do, so a fit can train on the very cell a
+    study runs: mo2n_wn's bulk WN with 4 Li on tight holes (margin 0.85, seed 2023)."""
+    from atomflow.structures import checks
+    from atomflow.studies.li_interface import bulk_cell
+
+    p = Parent(
+        reference="wn_delta",
+        supercell=[4, 4, 4],
+        add={"Li": 4},
+        add_margin=0.85,
+        add_seed=2023,
+        mobile="Li",
+    )
+    s = build_parent(p, seed=3)
+    study = bulk_cell.func("wn_delta", [4, 4, 4], None, None, 4, 0.85, "random", 2023)
+    li = np.array([site.coords for site in s if site.specie.symbol == "Li"])
+    li_study = np.array([site.coords for site in study if site.specie.symbol == "Li"])
+    assert len(li) == 4 and np.allclose(li, li_study)
+    # every Li clears each host atom by 0.85 x the pair threshold, and the Li are 2.5 Å apart
+    thr = checks.distance_thresholds({"Li", "W", "N"})
+    for site in s:
+        if site.specie.symbol != "Li":
+            continue
+        for n in s.get_neighbors(site, 3.5):
+            pair = "-".join(sorted(("Li", n.specie.symbol)))
+            limit = 2.5 if n.specie.symbol == "Li" else 0.85 * thr[pair]
+            assert n.nn_distance >= limit - 1e-6
+    # the emptiest-point default puts them elsewhere
+    voids = build_parent(Parent(reference="wn_delta", supercell=[4, 4, 4], add={"Li": 4}))
+    assert not np.allclose(li, [x.coords for x in voids if x.specie.symbol == "Li"])
+
+
+def test_li_on_holes_says_when_the_cell_has_too_few():
+    p = Parent(reference="wn_delta", supercell=[2, 2, 2], add={"Li": 40}, add_margin=0.85)
+    with pytest.raises(InputError, match=r"add_margin=0\.85"):
+        build_parent(p)
+    with pytest.raises(ValueError, match="Li or K only"):
+        Parent(reference="wn_delta", add={"N": 1}, add_margin=0.85)
+
+
+def test_new_parent_options_leave_existing_recipes_identities_alone():
+    """Unset add_margin/add_seed stay out of the task inputs, so a store fitted before them
+    is still reused."""
+    from atomflow.distill.workflow import LongProbes, build_workflow
+
+    header, settings = load_recipe(RECIPES / "limown-pod.toml", "full")
+    wf = build_workflow(header, settings)
+    ids = wf.identities()
+    parents = wf.identity_inputs("parents", ids)["parents"]
+    assert [("add_margin" in p, "add_seed" in p) for p in parents] == [
+        (p.add_margin is not None, p.add_seed is not None) for p in settings.parents
+    ]
+    assert any("add_margin" in p for p in parents)  # the WN+Li parent
+    # only a long probe that asks for NPT says so
+    rounds = [wf.identity_inputs(f"probe-{r}", ids)["active"] for r in (1, 3)]
+    assert "long" not in rounds[0] and rounds[1]["long"]["ensemble"] == "npt"
+    li3n_header, li3n = load_recipe(RECIPES / "li3n-pod.toml", "quick")
+    long = LongProbes(temperatures_K=[600])
+    li3n = li3n.model_copy(update={"active": li3n.active.model_copy(update={"long": long})})
+    wf = build_workflow(li3n_header, li3n)
+    first = wf.identity_inputs("probe-1", wf.identities())["active"]
+    assert "ensemble" not in first["long"]

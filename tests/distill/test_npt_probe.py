@@ -69,3 +69,29 @@ def test_long_probe_parents_must_index_the_parents():
     data["active"]["long"] = {"temperatures_K": [600], "parents": [len(data["parents"])]}
     with pytest.raises(ValueError, match=r"active\.long\.parents"):
         DistillPreset(**data)
+
+
+def test_a_long_probe_can_run_at_constant_pressure(tmp_path):
+    """limown-pod's WN+Li held at its built lattice and collapsed at the fit's own NPT lattice:
+    a long NPT probe goes where a study runs, and says how far the volume moved."""
+    long_probes = {
+        "temperatures_K": [300],
+        "steps": 400,
+        "snapshots": 3,
+        "min_atoms": 100,
+        "ensemble": "npt",
+    }
+    # training minima below every Li3N contact: no frame is flagged, only spread ones are kept
+    out = probe_round(tmp_path, {"Li-Li": 1.0, "Li-N": 1.0, "N-N": 1.0}, {"long": long_probes})
+    _, long = out["probes"]
+    assert long["long"] and long["ensemble"] == "npt" and not long["crashed"]
+    assert long["steps_done"] == 400 and long["n_atoms"] == out["parent_atoms"] * 4
+    # eSNAP at its own lattice: the volume moves, but by under 3 %
+    assert long["volume_end_A3_atom"] != long["volume_start_A3_atom"]
+    assert long["volume_end_A3_atom"] == pytest.approx(long["volume_start_A3_atom"], rel=0.03)
+    cells = {
+        round(f.get_volume(), 3)
+        for f in dataset.read_frames(tmp_path / "selected.xyz")
+        if len(f) == long["n_atoms"]
+    }
+    assert len(cells) == 3  # spread frames from different moments of a changing cell
