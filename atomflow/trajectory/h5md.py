@@ -223,6 +223,20 @@ class H5MDWriter:
         self.close()
 
 
+def _open_for_reading(path: Path) -> h5py.File:
+    """The file opened read-only (SWMR, so a running writer's flushed frames show), or an
+    error that says what to do with a file HDF5 cannot open."""
+    try:
+        return h5py.File(path, "r", libver="latest", swmr=True)
+    except OSError as exc:
+        raise InputError(
+            f"{path} cannot be opened as HDF5 ({exc}). If an MD run was killed before it "
+            "flushed its first frame, no frame was saved: run it again (atomflow moves such a "
+            "file aside and starts afresh); if another program wrote it, check that the file "
+            "is complete"
+        ) from None
+
+
 def read_h5md(
     path: str | os.PathLike,
     *,
@@ -237,7 +251,7 @@ def read_h5md(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"trajectory {path} does not exist")
-    with h5py.File(path, "r", libver="latest", swmr=True) as f:
+    with _open_for_reading(path) as f:
         groups = list(f["particles"].keys()) if "particles" in f else []
         if not groups:
             raise InputError(f"{path}: no particle group under /particles; not an H5MD file")

@@ -160,3 +160,26 @@ def test_unreadable_file_is_moved_aside_on_resume(tmp_path):
         _write(path, [0], append=True)
     assert (tmp_path / "t.h5.unreadable").exists()
     assert read_h5md(path).steps.tolist() == [0]
+
+
+def test_a_file_killed_before_its_first_flush_gets_a_clear_error(tmp_path):
+    """The writer's first open leaves HDF5's 'open for writing' flag set; a kill before the
+    first flush leaves a file h5py refuses, which the reader explains instead of passing on."""
+    path = tmp_path / "t.h5"
+    script = textwrap.dedent(
+        f"""
+        import os
+        import numpy as np
+        from atomflow.trajectory.h5md import H5MDWriter
+        w = H5MDWriter({str(path)!r}, np.array({SPECIES.tolist()}), {NAMES!r}, 0.002)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    with pytest.raises(InputError, match="killed before it flushed its first frame"):
+        read_h5md(path)
+    # and resuming into it starts afresh, as the message says
+    with pytest.warns(UserWarning):
+        _write(path, [0], append=True)
+    assert read_h5md(path).steps.tolist() == [0]
