@@ -108,6 +108,14 @@ def _transport(records: list[dict]) -> dict[str, Any]:
                 "fit_window_ps": [rs[0]["fit_start_ps"], rs[0]["fit_end_ps"]],
             }
         )
+        if diffusion[-1]["invalid"]:  # every configuration collapsed: nothing to report
+            diffusion[-1].update(
+                sigma_NE_mS_cm=None,
+                sigma_EH_mS_cm=None,
+                sigma_EH_err_mS_cm=None,
+                haven_ratio=None,
+                haven_note="the host collapsed in every configuration: no σ and no H_R",
+            )
     out = {**empty, "diffusion": diffusion}
     use = [d for d in diffusion if d["converged"] and d["D_cm2_s"] > 0]
     if len(use) < 2:
@@ -332,13 +340,16 @@ def markdown(report: dict[str, Any]) -> str:
         for d in r["diffusion"]:
             hr = _fmt(d["haven_ratio"], None, 3) if d["haven_ratio"] is not None else "n/c"
             D, D_err = d["D_cm2_s"], d["D_err_cm2_s"]
+            ne = _fmt(d["sigma_NE_mS_cm"], None, 3)
             eh = _fmt(d["sigma_EH_mS_cm"], d["sigma_EH_err_mS_cm"], 3)
             if not d.get("sigma_EH_converged", True):
                 eh = f"n/c ({eh})"
+            if d.get("invalid"):  # the host collapsed: its σ belong to another material
+                ne = eh = hr = "—"
             out.append(
                 f"| {r['x']:g} | {d['T_K']:g} | "
                 f"{fmt_d(D, D_err, d['converged'], invalid=d.get('invalid'))} | "
-                f"{'yes' if d['converged'] else 'no'} | {_fmt(d['sigma_NE_mS_cm'], None, 3)} | "
+                f"{'yes' if d['converged'] else 'no'} | {ne} | "
                 f"{eh} | {hr} |"
             )
     if report.get("qha_vs_npt"):

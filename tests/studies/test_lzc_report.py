@@ -134,3 +134,39 @@ def test_an_unresolved_diffusivity_is_shown_as_its_upper_bound_not_a_negative_va
     assert fmt_d(4e-7, 5e-8, converged=False) == "4e-07 ± 5e-08"  # resolved, just flagged
     assert fmt_d(4e-7, 5e-8, converged=True) == "4e-07 ± 5e-08"
     assert fmt_d(None, None, converged=False) == "n/a"
+
+
+def test_collapsed_configurations_are_left_out_and_an_all_collapsed_row_gives_no_sigma():
+    from atomflow.studies.lzc_report import markdown
+
+    intact = [_transport(T, 1e-3 * math.exp(-0.3 / (KB_EV_K * T))) for T in (600.0, 750.0, 900.0)]
+    broken = {"invalid": True, "converged": False, "note": "host collapsed: W-W"}
+    collapsed = [{**r, **broken, "D_cm2_s": 1e-2, "sigma_NE_mS_cm": 99.0} for r in intact]
+    # two configurations per temperature, one collapsed; at 900 K both collapsed
+    records = intact[:2] + collapsed + [collapsed[2]]
+    rows = composition_rows([0.0], [_npt(11.0, 5.95)], [0.0] * len(records), records)
+    by_T = {d["T_K"]: d for d in rows[0]["diffusion"]}
+    for T, r in zip((600.0, 750.0), intact, strict=False):
+        assert by_T[T]["D_cm2_s"] == pytest.approx(r["D_cm2_s"])  # the collapsed one left out
+        assert by_T[T]["n_configs"] == 1 and by_T[T]["n_collapsed"] == 1
+        assert not by_T[T]["invalid"] and by_T[T]["sigma_NE_mS_cm"] == 1.0
+    hot = by_T[900.0]
+    assert hot["invalid"] and hot["n_collapsed"] == 2 and not hot["converged"]
+    assert hot["sigma_NE_mS_cm"] is None and hot["haven_ratio"] is None
+    assert "collapsed" in hot["haven_note"]
+    # two intact temperatures still give an Arrhenius fit of the intact runs
+    assert rows[0]["Ea_eV"] == pytest.approx(0.3, rel=1e-6)
+    report = {
+        "title": "t",
+        "potential": "p",
+        "paper": {"source": "s"},
+        "compositions": rows,
+        "comparison": [],
+        "trends": [],
+        "qha_vs_npt": [],
+        "notes": [],
+        "plots": [],
+    }
+    line = next(s for s in markdown(report).splitlines() if s.startswith("| 0 | 900 |"))
+    assert "invalid (host collapsed)" in line and "99" not in line
+    assert line.rstrip(" |").endswith("— | — | —")
