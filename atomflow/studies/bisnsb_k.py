@@ -25,6 +25,7 @@ from atomflow.errors import InputError
 from atomflow.graph import Workflow, task
 from atomflow.potentials import get_potential
 from atomflow.studies.md_tasks import (
+    collapse_note,
     host_integrity,
     npt_lattice,
     nvt_md,
@@ -273,7 +274,7 @@ def slab_nvt(
         ) from exc
 
 
-@task(version="2")
+@task(version="3")
 def k_penetration(
     md: dict,
     slab: dict,
@@ -328,10 +329,7 @@ def k_penetration(
         "md": md["md"],
         "snapshots": str(snap),
         "integrity": integrity,
-        "integrity_note": ""
-        if integrity["ok"]
-        else f"INVALID, {integrity['reason']}: the potential left its domain, so this run's "
-        "front, profiles and region D are those of another material",
+        "integrity_note": collapse_note(integrity),
     }
 
 

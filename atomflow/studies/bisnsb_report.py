@@ -452,7 +452,9 @@ def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
     order = [m for m in MODEL_KEYS if m in by] + [m for m in by if m not in MODEL_KEYS]
     rows = []
     for m in order:
-        runs = by[m]
+        collapsed = [r for r in by[m] if not r.get("integrity", {"ok": True})["ok"]]
+        # a configuration whose host collapsed is another material: average the others
+        runs = [r for r in by[m] if r not in collapsed] or by[m]
         depth, err = _mean_err(
             [r["penetration"]["depth_A"] for r in runs],
             [r["penetration"]["depth_err_A"] for r in runs],
@@ -499,6 +501,8 @@ def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
                 "geometry": first.get("geometry"),
                 "dislocation": first.get("dislocation"),
                 "n_configs": len(runs),
+                "invalid": len(collapsed) == len(by[m]),
+                "n_collapsed": len(collapsed),
                 "n_atoms": first.get("n_atoms"),
                 "n_K": first["n_K"],
                 "temperature_K": first.get("temperature_K"),
@@ -525,7 +529,7 @@ def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
 def findings(rows: list[dict], hardly_A: float, min_depth: float = 2.0) -> list[dict[str, Any]]:
     """The paper's finding (K enters along the core, hardly into the perfect crystal)."""
     by = {r["model"]: r for r in rows}
-    out = []
+    out: list[dict[str, Any]] = []
     for disl, ctrl in CONTROL_OF.items():
         if disl not in by:
             continue
@@ -544,6 +548,7 @@ def findings(rows: list[dict], hardly_A: float, min_depth: float = 2.0) -> list[
                     f"{c['depth_A']:.2f} ± {c['depth_err_A']:.2f} Å "
                     f"(difference {diff:+.2f} ± {err:.2f} Å)",
                     "reproduced": _verdict(diff, err, +1),
+                    "models": [disl, ctrl],
                 }
             )
         if d["core_fraction"] is None:
@@ -553,6 +558,7 @@ def findings(rows: list[dict], hardly_A: float, min_depth: float = 2.0) -> list[
                     "paper": "K diffuses along the dislocation core from the interface",
                     "ours": f"no K atom deeper than {min_depth:g} Å at the report time",
                     "reproduced": "not resolved",
+                    "models": [disl],
                 }
             )
         else:
@@ -566,6 +572,7 @@ def findings(rows: list[dict], hardly_A: float, min_depth: float = 2.0) -> list[
                     f"of them within {radius} Å of a core line (those cylinders cover "
                     f"{100 * d['area_fraction']:.0f} % of the area)",
                     "reproduced": _verdict(diff, d["core_fraction_err"], +1),
+                    "models": [disl],
                 }
             )
     for ctrl in CONTROL_OF.values():
@@ -581,8 +588,14 @@ def findings(rows: list[dict], hardly_A: float, min_depth: float = 2.0) -> list[
                 "paper": "without the dislocation K hardly diffuses into the interior",
                 "ours": f"{c['depth_A']:.2f} ± {c['depth_err_A']:.2f} Å",
                 "reproduced": _verdict(diff, c["depth_err_A"], +1),
+                "models": [ctrl],
             }
         )
+    for f in out:  # a verdict that leans on a collapsed host is not a verdict
+        bad = [m for m in f.pop("models") if by[m].get("invalid")]
+        if bad:
+            f["reproduced"] = "not computed"
+            f["ours"] = f"invalid (host collapsed in {', '.join(bad)}): {f['ours']}"
     return out
 
 
@@ -707,9 +720,14 @@ def markdown(report: dict[str, Any]) -> str:
             if r["core_fraction"] is None
             else f"{100 * r['core_fraction']:.0f} ± {100 * r['core_fraction_err']:.0f} %"
         )
+        depth = _fmt(r["depth_A"], r["depth_err_A"], 3)
+        if r.get("invalid"):
+            depth = f"invalid (host collapsed): {depth}"
+        elif r.get("n_collapsed"):
+            depth = f"{depth} ({r['n_collapsed']} collapsed configuration(s) left out)"
         out.append(
             f"| {r['model']} | {r['n_configs']} | {r['n_atoms']} | {r['n_K']} | "
-            f"{r['run_ps']:.4g} | {_fmt(r['depth_A'], r['depth_err_A'], 3)} | "
+            f"{r['run_ps']:.4g} | {depth} | "
             f"{_fmt(r['front_end_A'], r['front_end_err_A'], 3)} | {r['n_K_below']} | {cf} | "
             f"{100 * r['area_fraction']:.0f} % | {r.get('n_K_vapour_max', 0)} |"
         )

@@ -321,6 +321,59 @@ def test_configurations_are_averaged_per_model():
     assert row["n_K_below"] == sum(r["core_occupancy"]["n_K_below"] for r in runs)
 
 
+def test_a_collapsed_configuration_is_left_out_and_its_verdicts_not_computed():
+    from atomflow.studies.bisnsb_report import combine_models, markdown
+    from atomflow.studies.md_tasks import collapse_note
+
+    bad = {"ok": False, "reason": "host collapsed: Bi-Sn median contact 0.78 of its start"}
+    intact = {**_analysis("edge", lambda t: 0.05 * t, 12, 1), "integrity": {"ok": True}}
+    broken = {
+        **_analysis("edge", lambda t: 0.3 * t, 12, 2),
+        "config": 1,
+        "integrity": bad,
+        "integrity_note": collapse_note(bad),
+    }
+    (row,) = combine_models([intact, broken])
+    assert row["depth_A"] == pytest.approx(intact["penetration"]["depth_A"])  # broken left out
+    assert row["n_configs"] == 1 and row["n_collapsed"] == 1 and not row["invalid"]
+    assert row["n_K_below"] == intact["core_occupancy"]["n_K_below"]
+    # every control configuration collapsed: the row is invalid, and so is each verdict on it
+    control = {**_analysis("control", lambda t: 0.0, 0, 3), "integrity": bad}
+    rows = combine_models([intact, broken, control])
+    for r in rows:
+        r["core_radius_A"] = SETTINGS["core_radius_A"]
+    ctrl = next(r for r in rows if r["model"] == "control")
+    assert ctrl["invalid"] and ctrl["n_collapsed"] == 1
+    verdicts = {f["finding"].split(" (")[0]: f for f in findings(rows, 3.0)}
+    for name in (
+        "K penetrates deeper with the edge dislocation than without",
+        "K hardly enters the perfect crystal",
+    ):
+        assert verdicts[name]["reproduced"] == "not computed"
+        assert verdicts[name]["ours"].startswith("invalid (host collapsed in control)")
+    core = verdicts["K inside the alloy sits along the edge dislocation core"]
+    assert core["reproduced"] == "yes"  # only the intact edge run is needed
+    report = {
+        "title": "t",
+        "potential": "p",
+        "temperature_K": 450.0,
+        "paper": {"source": "s"},
+        "lattice": {"T_K": 300.0},
+        "lattice_comparison": [],
+        "models": rows,
+        "findings": findings(rows, 3.0),
+        "definitions": {},
+        "notes": [],
+        "plots": [],
+    }
+    md = markdown(report)
+    line = next(s for s in md.splitlines() if s.startswith("| control |"))
+    assert "invalid (host collapsed)" in line
+    line = next(s for s in md.splitlines() if s.startswith("| edge |"))
+    assert "1 collapsed configuration(s) left out" in line
+    assert "excluded from every fit and average" in collapse_note(bad)
+
+
 def test_slab_nvt_names_contacts_and_keeps_requeue(tmp_path, monkeypatch):
     from atomflow.md.runner import MDInterrupted
     from atomflow.studies import bisnsb_k
