@@ -696,7 +696,36 @@ def npt_verdicts(npt: dict, lattice: dict, tolerance_pct: float) -> list[dict]:
     return out
 
 
-@task(version="12")
+def gate_integrity(stable_nvt: list[dict], gate_workdir: str, parents: list[dict]) -> list[dict]:
+    """The gate's verdicts with the host-collapse check of each run added (``host_intact``,
+    and ``ok`` only if intact): a host can fall into a false dense minimum with every pair
+    above the gate's floor and the temperature steady (limown-pod fit 3's WN+Li in the
+    mo2n_wn study: W-W 2.67 -> 2.09 A, -1.6 eV/atom, at 800 K)."""
+    from atomflow.analysis.integrity import check_integrity
+    from atomflow.trajectory import read_h5md
+
+    names = [Parent(**p).name for p in parents]
+    out = []
+    for g in stable_nvt:
+        k = names.index(g["parent"])
+        path = Path(gate_workdir) / f"gate_{k}" / explore.TRAJECTORY
+        mobile = Parent(**parents[k]).mobile
+        if not path.is_file():  # crashed before its first frame: already not ok
+            out.append({**g, "host_intact": None, "host_collapse": "no trajectory"})
+            continue
+        check = check_integrity(read_h5md(path), mobile=(mobile,) if mobile else ())
+        out.append(
+            {
+                **g,
+                "host_intact": check.ok,
+                "host_collapse": "" if check.ok else check.reason(),
+                "ok": bool(g["ok"] and check.ok),
+            }
+        )
+    return out
+
+
+@task(version="13")
 def distill_validate(
     fit: dict,
     splits: list[dict],
@@ -737,7 +766,7 @@ def distill_validate(
         **errors,
         "workdir": str(work),
         "lattice": lattice,
-        "stable_nvt": gate["stable_nvt"],
+        "stable_nvt": gate_integrity(gate["stable_nvt"], gate["workdir"], parents),
         "gate_workdir": gate["workdir"],
         "stable_npt": npt_verdicts(npt, lattice, npt_tolerance_pct) if npt else [],
         "npt_traces": {r["parent"]: r["volume_trace_A3_atom"] for r in npt["runs"]} if npt else {},

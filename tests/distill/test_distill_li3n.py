@@ -65,6 +65,8 @@ def test_active_learning_reduces_extrapolation_and_the_gate_holds(fitted):
     (gate,) = report["stable_nvt"]
     assert gate["atoms"] >= 400 and not gate["lost_atoms_or_crash"]
     assert gate["closest_pair_A"] > 1.2
+    # the host-collapse check ran on the gate's real trajectory and found the host intact
+    assert gate["host_intact"] is True and gate["host_collapse"] == ""
 
 
 def test_npt_volume_stays_at_the_labellers_relaxed_volume(fitted):

@@ -138,3 +138,34 @@ def test_npt_task_fails_when_its_host_collapses(tmp_path, monkeypatch):
         else:
             with pytest.raises(ValueError, match=r"NPT at 300 K with limown-pod: the struct"):
                 md_tasks.npt_lattice.func(structure, pot, protocol, [3, 3, 3], ["Li"], tmp_path)
+
+
+def test_a_fit_gate_fails_a_run_whose_host_collapsed(tmp_path):
+    """The distillation gate judges lost atoms, close pairs and temperature; a host that
+    densifies with every pair above the floor passes those, so the validation adds the
+    collapse check and the gate's verdict follows it."""
+    from atomflow.distill.report import gate_lines
+    from atomflow.distill.workflow import gate_integrity
+
+    parents = [
+        {"reference": "wn_delta", "label": "WN+Li", "mobile": "Li"},
+        {"reference": "wn_delta", "label": "WN", "mobile": "Li"},
+        {"reference": "wn_delta", "label": "crashed"},
+    ]
+    for k, collapse in ((0, 30), (1, None)):
+        (tmp_path / f"gate_{k}").mkdir()
+        write_run(tmp_path / f"gate_{k}" / "traj.h5", collapse)
+    passed = {"ok": True, "closest_pair_A": 1.9, "temperature_K": 800.0}
+    stable = [{**passed, "parent": p["label"]} for p in parents[:2]]
+    stable.append({**passed, "parent": "crashed", "ok": False})
+    judged = {g["parent"]: g for g in gate_integrity(stable, str(tmp_path), parents)}
+    assert not judged["WN+Li"]["ok"] and judged["WN+Li"]["host_intact"] is False
+    assert "W-W" in judged["WN+Li"]["host_collapse"]
+    assert judged["WN"]["ok"] and judged["WN"]["host_intact"] and not judged["WN"]["host_collapse"]
+    assert judged["crashed"]["host_intact"] is None and not judged["crashed"]["ok"]
+    # the report's gate table says which run collapsed and why
+    row = {"ps": 2.0, "atoms": 132, "lost_atoms_or_crash": False, "mean_temperature_K": 800.0}
+    row["temperature_drift_K"] = 3.0
+    lines = gate_lines([{**row, **g} for g in judged.values()])
+    assert any(s.startswith("| WN+Li |") and "| NO | False |" in s for s in lines)
+    assert any(s.startswith("- WN+Li: ") and "W-W" in s for s in lines)
