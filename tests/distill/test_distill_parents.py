@@ -158,24 +158,29 @@ def test_li_on_holes_says_when_the_cell_has_too_few():
 
 
 def test_new_parent_options_leave_existing_recipes_identities_alone():
-    """Unset add_margin/add_seed stay out of the task inputs, so a store fitted before them
-    is still reused."""
+    """Unset add_margin/add_seed and the default NVT of long probes stay out of the task
+    inputs, so a store fitted before them is still reused; set, they enter."""
     from atomflow.distill.workflow import LongProbes, build_workflow
 
     header, settings = load_recipe(RECIPES / "limown-pod.toml", "full")
-    wf = build_workflow(header, settings)
-    ids = wf.identities()
-    parents = wf.identity_inputs("parents", ids)["parents"]
-    assert [("add_margin" in p, "add_seed" in p) for p in parents] == [
-        (p.add_margin is not None, p.add_seed is not None) for p in settings.parents
-    ]
-    assert any("add_margin" in p for p in parents)  # the WN+Li parent
-    # only a long probe that asks for NPT says so
-    rounds = [wf.identity_inputs(f"probe-{r}", ids)["active"] for r in (1, 3)]
-    assert "long" not in rounds[0] and rounds[1]["long"]["ensemble"] == "npt"
-    li3n_header, li3n = load_recipe(RECIPES / "li3n-pod.toml", "quick")
-    long = LongProbes(temperatures_K=[600])
-    li3n = li3n.model_copy(update={"active": li3n.active.model_copy(update={"long": long})})
-    wf = build_workflow(li3n_header, li3n)
-    first = wf.identity_inputs("probe-1", wf.identities())["active"]
-    assert "ensemble" not in first["long"]
+    before = build_workflow(header, settings).identities()
+    parents = list(settings.parents)
+    wn = next(k for k, p in enumerate(parents) if p.name == "WN+Li")
+    parents[wn] = parents[wn].model_copy(update={"add_margin": 0.85, "add_seed": 2023})
+    long = LongProbes(temperatures_K=[900], from_round=3, min_atoms=100, parents=[wn])
+    for ensemble in ("nvt", "npt"):
+        active = settings.active.model_copy(
+            update={"long": long.model_copy(update={"ensemble": ensemble})}
+        )
+        changed = settings.model_copy(update={"parents": parents, "active": active})
+        wf = build_workflow(header, changed)
+        ids = wf.identities()
+        inputs = wf.identity_inputs("parents", ids)["parents"]
+        assert [("add_margin" in p, "add_seed" in p) for p in inputs] == [
+            (k == wn, k == wn) for k in range(len(parents))
+        ]
+        rounds = [wf.identity_inputs(f"probe-{r}", ids)["active"] for r in (1, 3)]
+        assert "long" not in rounds[0]
+        assert ("ensemble" in rounds[1]["long"]) == (ensemble == "npt")
+    # set, the option changes the parents' identity (and with it every later task's)
+    assert before["parents"] != ids["parents"]
