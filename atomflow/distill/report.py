@@ -155,9 +155,9 @@ def gate_lines(stable_nvt: list[dict]) -> list[str]:
     lines += [
         "",
         "Host intact: atomflow's host-collapse check (`atomflow.analysis.integrity`) on the "
-        "gate trajectory, mobile species left out: no host pair closes below 0.7 of its "
-        "typical contact and no median contact shrinks by more than 10 % in 2 % or more of "
-        "the frames.",
+        "gate trajectory after its first fifth (equilibration), mobile species left out: no "
+        "host pair closes below 0.7 of its typical contact and no median contact shrinks by "
+        "more than 10 % in 2 % or more of the frames.",
     ]
     return lines
 

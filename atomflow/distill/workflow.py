@@ -713,7 +713,12 @@ def gate_integrity(stable_nvt: list[dict], gate_workdir: str, parents: list[dict
         if not path.is_file():  # crashed before its first frame: already not ok
             out.append({**g, "host_intact": None, "host_collapse": "no trajectory"})
             continue
-        check = check_integrity(read_h5md(path), mobile=(mobile,) if mobile else ())
+        # the gate starts from the built crystal: its first fifth equilibrates (as for the
+        # temperature), and a perfect lattice is no reference for thermal contacts (Mo2N+Li
+        # at 1000 K: median Mo-Mo 2.94 A at rest, 2.56 A once thermalised)
+        skip = read_h5md(path).n_frames // 5
+        traj = read_h5md(path, frames=slice(skip, None))
+        check = check_integrity(traj, mobile=(mobile,) if mobile else ())
         out.append(
             {
                 **g,

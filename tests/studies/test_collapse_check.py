@@ -14,7 +14,14 @@ from atomflow.studies.report import arrhenius_table
 from atomflow.trajectory.h5md import H5MDWriter
 
 
-def write_run(path, collapse_from: int | None, n_frames: int = 80, seed: int = 1) -> dict:
+def write_run(
+    path,
+    collapse_from: int | None,
+    n_frames: int = 80,
+    seed: int = 1,
+    noise_A: float = 0.08,
+    rest_frames: int = 0,
+) -> dict:
     """Rock-salt W/N with 6 Li hopping at random; from ``collapse_from`` the cell densifies
     by 15 % in length, as WN+Li did with one limown-pod fit (median W-W 2.67 -> 2.10 Å)."""
     s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.2), ["W", "N"], [[0, 0, 0], [0.5] * 3])
@@ -28,7 +35,8 @@ def write_run(path, collapse_from: int | None, n_frames: int = 80, seed: int = 1
     types = np.array([names.index(site.specie.symbol) + 1 for site in s])
     with H5MDWriter(path, types, names, timestep_ps=0.001) as w:
         for f in range(n_frames):
-            pos = s.cart_coords + rng.normal(0, 0.08, (len(s), 3))
+            # the first rest_frames are the crystal at rest, as where an MD run starts
+            pos = s.cart_coords + (f >= rest_frames) * rng.normal(0, noise_A, (len(s), 3))
             pos[li] += walk[f]
             cell = s.lattice.matrix.copy()
             if collapse_from is not None and f >= collapse_from:
@@ -155,14 +163,25 @@ def test_a_fit_gate_fails_a_run_whose_host_collapsed(tmp_path):
     for k, collapse in ((0, 30), (1, None)):
         (tmp_path / f"gate_{k}").mkdir()
         write_run(tmp_path / f"gate_{k}" / "traj.h5", collapse)
+    # a gate starts from the crystal at rest: hot contacts are shorter than those at rest
+    parents.append({"reference": "wn_delta", "label": "hot", "mobile": "Li"})
+    (tmp_path / "gate_3").mkdir()
+    hot = write_run(tmp_path / "gate_3" / "traj.h5", None, noise_A=0.12, rest_frames=1)
+    from atomflow.analysis.integrity import check_integrity
+    from atomflow.trajectory import read_h5md
+
+    assert not check_integrity(read_h5md(hot["trajectory"]), mobile=("Li",)).ok
     passed = {"ok": True, "closest_pair_A": 1.9, "temperature_K": 800.0}
     stable = [{**passed, "parent": p["label"]} for p in parents[:2]]
+    stable.append({**passed, "parent": "hot"})
     stable.append({**passed, "parent": "crashed", "ok": False})
     judged = {g["parent"]: g for g in gate_integrity(stable, str(tmp_path), parents)}
     assert not judged["WN+Li"]["ok"] and judged["WN+Li"]["host_intact"] is False
     assert "W-W" in judged["WN+Li"]["host_collapse"]
     assert judged["WN"]["ok"] and judged["WN"]["host_intact"] and not judged["WN"]["host_collapse"]
     assert judged["crashed"]["host_intact"] is None and not judged["crashed"]["ok"]
+    # judged from its thermalised part, the hot run is intact
+    assert judged["hot"]["ok"] and judged["hot"]["host_intact"]
     # the report's gate table says which run collapsed and why
     row = {"ps": 2.0, "atoms": 132, "lost_atoms_or_crash": False, "mean_temperature_K": 800.0}
     row["temperature_drift_K"] = 3.0
