@@ -721,8 +721,8 @@ def markdown(report: dict[str, Any]) -> str:
             else f"{100 * r['core_fraction']:.0f} ± {100 * r['core_fraction_err']:.0f} %"
         )
         depth = _fmt(r["depth_A"], r["depth_err_A"], 3)
-        if r.get("invalid"):
-            depth = f"invalid (host collapsed): {depth}"
+        if r.get("invalid"):  # as fmt_d: no number from another material
+            depth = "invalid (host collapsed)"
         elif r.get("n_collapsed"):
             depth = f"{depth} ({r['n_collapsed']} collapsed configuration(s) left out)"
         out.append(
