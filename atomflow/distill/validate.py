@@ -4,6 +4,7 @@ and speed per atom-step against the labeller."""
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -112,7 +113,10 @@ def relax_with_labeller(structure: Structure, labeller: Labeller, fmax: float = 
     assert isinstance(labeller, CalculatorLabeller)
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.calc = labeller.calculator()
-    BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=fmax, steps=400)
+    with warnings.catch_warnings():
+        # scipy's logm warns of "inaccurate" results at errors of ~1e-13 on every step.
+        warnings.filterwarnings("ignore", message="logm result may be inaccurate")
+        BFGS(FrechetCellFilter(atoms), logfile=None).run(fmax=fmax, steps=400)
     return AseAtomsAdaptor.get_structure(atoms)
 
 

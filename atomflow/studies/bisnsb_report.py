@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ import numpy as np
 from atomflow.analysis.diffusion import fit_diffusivity
 from atomflow.analysis.regions import Cylinder, membership, region_msd
 from atomflow.errors import InputError
-from atomflow.studies.numbers import findings_table, fmt_d
+from atomflow.studies.numbers import findings_table, fmt_d, split_intact
 from atomflow.studies.numbers import fmt as _fmt
 from atomflow.studies.numbers import mean_err as _mean_err
 from atomflow.studies.numbers import verdict as _verdict
@@ -59,6 +60,7 @@ MODEL_KEYS = {
     "screw_control": "screw_control",
 }
 CONTROL_OF = {"edge": "control", "screw": "screw_control"}
+REGION_NAMES = ("core", "alloy", "film")
 DEFINITIONS = {
     "surface": "Gibbs dividing surface of the alloy's top face at t = 0 (follows the alloy's "
     "centre of mass)",
@@ -444,6 +446,89 @@ def analyse_model(
 # ---------------------------------------------------------------- report
 
 
+def _penetration_numbers(runs: list[dict]) -> dict[str, Any]:
+    """Depths, core occupancy and region D averaged over intact configurations."""
+    depth, err = _mean_err(
+        [r["penetration"]["depth_A"] for r in runs],
+        [r["penetration"]["depth_err_A"] for r in runs],
+    )
+    end, end_err = _mean_err(
+        [r["penetration"]["front_end_A"] for r in runs],
+        [r["penetration"]["front_end_err_A"] for r in runs],
+    )
+    occ = [r["core_occupancy"] for r in runs]
+    n = sum(o["n_K_below"] for o in occ)
+    k = sum(o["n_K_in_core"] for o in occ)
+    regions = []
+    for name in REGION_NAMES:
+        recs = [rg for r in runs for rg in r["regions"] if rg["region"] == name]
+        ok = [rg for rg in recs if rg["D_cm2_s"] is not None]
+        row: dict[str, Any] = {
+            "region": name,
+            "mean_atoms_inside": float(np.mean([rg["mean_atoms_inside"] for rg in recs])),
+            "D_cm2_s": None,
+            "D_err_cm2_s": None,
+            "D_z_cm2_s": None,
+            "D_z_err_cm2_s": None,
+            "converged": False,
+            "n_configs": len(ok),
+            "note": "; ".join(sorted({rg["note"] for rg in recs if rg["note"]})),
+        }
+        if ok:
+            row["D_cm2_s"], row["D_err_cm2_s"] = _mean_err(
+                [rg["D_cm2_s"] for rg in ok], [rg["D_err_cm2_s"] for rg in ok]
+            )
+            okz = [rg for rg in ok if rg.get("D_z_cm2_s") is not None]
+            if okz:
+                row["D_z_cm2_s"], row["D_z_err_cm2_s"] = _mean_err(
+                    [rg["D_z_cm2_s"] for rg in okz], [rg["D_z_err_cm2_s"] for rg in okz]
+                )
+            row["converged"] = all(rg["converged"] for rg in ok)
+        regions.append(row)
+    return {
+        "depth_A": depth,
+        "depth_err_A": err,
+        "front_end_A": end,
+        "front_end_err_A": end_err,
+        "core_fraction": k / n if n else None,
+        "core_fraction_err": binomial_err(k, n),
+        "n_K_below": n,
+        "area_fraction": float(np.mean([o["area_fraction"] for o in occ])),
+        "regions": regions,
+        # the first configuration's curves (K front against time, density profiles)
+        "front_vs_time": runs[0]["front"],
+        "profiles": runs[0]["profiles"],
+    }
+
+
+def _no_numbers() -> dict[str, Any]:
+    """A model whose every configuration collapsed: no number from another material."""
+    empty = {"D_cm2_s": None, "D_err_cm2_s": None, "D_z_cm2_s": None, "D_z_err_cm2_s": None}
+    return {
+        "depth_A": None,
+        "depth_err_A": None,
+        "front_end_A": None,
+        "front_end_err_A": None,
+        "core_fraction": None,
+        "core_fraction_err": None,
+        "n_K_below": None,
+        "area_fraction": None,
+        "regions": [
+            {
+                "region": name,
+                "mean_atoms_inside": None,
+                **empty,
+                "converged": False,
+                "n_configs": 0,
+                "note": "the host collapsed in every configuration",
+            }
+            for name in REGION_NAMES
+        ],
+        "front_vs_time": None,
+        "profiles": None,
+    }
+
+
 def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
     """One row per model (edge, control, ...) over its disorder configurations."""
     by: dict[str, list[dict]] = {}
@@ -452,150 +537,104 @@ def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
     order = [m for m in MODEL_KEYS if m in by] + [m for m in by if m not in MODEL_KEYS]
     rows = []
     for m in order:
-        collapsed = [r for r in by[m] if not r.get("integrity", {"ok": True})["ok"]]
-        # a configuration whose host collapsed is another material: average the others
-        runs = [r for r in by[m] if r not in collapsed] or by[m]
-        depth, err = _mean_err(
-            [r["penetration"]["depth_A"] for r in runs],
-            [r["penetration"]["depth_err_A"] for r in runs],
-        )
-        end, end_err = _mean_err(
-            [r["penetration"]["front_end_A"] for r in runs],
-            [r["penetration"]["front_end_err_A"] for r in runs],
-        )
-        occ = [r["core_occupancy"] for r in runs]
-        n = sum(o["n_K_below"] for o in occ)
-        k = sum(o["n_K_in_core"] for o in occ)
-        frac = k / n if n else None
-        regions = []
-        for name in ("core", "alloy", "film"):
-            recs = [rg for r in runs for rg in r["regions"] if rg["region"] == name]
-            ok = [rg for rg in recs if rg["D_cm2_s"] is not None]
-            row: dict[str, Any] = {
-                "region": name,
-                "mean_atoms_inside": float(np.mean([rg["mean_atoms_inside"] for rg in recs])),
-                "D_cm2_s": None,
-                "D_err_cm2_s": None,
-                "D_z_cm2_s": None,
-                "D_z_err_cm2_s": None,
-                "converged": False,
-                "n_configs": len(ok),
-                "note": "; ".join(sorted({rg["note"] for rg in recs if rg["note"]})),
-            }
-            if ok:
-                row["D_cm2_s"], row["D_err_cm2_s"] = _mean_err(
-                    [rg["D_cm2_s"] for rg in ok], [rg["D_err_cm2_s"] for rg in ok]
-                )
-                okz = [rg for rg in ok if rg.get("D_z_cm2_s") is not None]
-                if okz:
-                    row["D_z_cm2_s"], row["D_z_err_cm2_s"] = _mean_err(
-                        [rg["D_z_cm2_s"] for rg in okz], [rg["D_z_err_cm2_s"] for rg in okz]
-                    )
-                row["converged"] = all(rg["converged"] for rg in ok)
-            regions.append(row)
-        first = runs[0]
-        rows.append(
-            {
-                "model": m,
-                "key": MODEL_KEYS.get(m, m),
-                "geometry": first.get("geometry"),
-                "dislocation": first.get("dislocation"),
-                "n_configs": len(runs),
-                "invalid": len(collapsed) == len(by[m]),
-                "n_collapsed": len(collapsed),
-                "n_atoms": first.get("n_atoms"),
-                "n_K": first["n_K"],
-                "temperature_K": first.get("temperature_K"),
-                "run_ps": first["run_ps"],
-                "depth_A": depth,
-                "depth_err_A": err,
-                "front_end_A": end,
-                "front_end_err_A": end_err,
-                "t_report_ps": first["penetration"]["t_report_ps"],
-                "core_fraction": frac,
-                "core_fraction_err": binomial_err(k, n),
-                "n_K_below": n,
-                "area_fraction": float(np.mean([o["area_fraction"] for o in occ])),
-                "n_K_vapour_max": max(r.get("n_K_vapour_max", 0) for r in runs),
-                "regions": regions,
-                # the first configuration's curves (K front against time, density profiles)
-                "front_vs_time": first["front"],
-                "profiles": first["profiles"],
-            }
-        )
+        split = split_intact(by[m], lambda r: not r.get("integrity", {"ok": True})["ok"])
+        runs, first = split.intact, by[m][0]
+        row: dict[str, Any] = {
+            "model": m,
+            "key": MODEL_KEYS.get(m, m),
+            "geometry": first.get("geometry"),
+            "dislocation": first.get("dislocation"),
+            "n_configs": len(runs),
+            **split.fields("integrity_note"),
+            "n_atoms": first.get("n_atoms"),
+            "n_K": first["n_K"],
+            "temperature_K": first.get("temperature_K"),
+            "run_ps": first["run_ps"],
+            "t_report_ps": first["penetration"]["t_report_ps"],
+            "n_K_vapour_max": max(r.get("n_K_vapour_max", 0) for r in by[m]),
+        }
+        row.update(_penetration_numbers(runs) if runs else _no_numbers())
+        rows.append(row)
     return rows
 
 
 def findings(rows: list[dict], hardly_A: float, min_depth: float = 2.0) -> list[dict[str, Any]]:
-    """The paper's finding (K enters along the core, hardly into the perfect crystal)."""
+    """The paper's finding (K enters along the core, hardly into the perfect crystal).
+
+    A verdict that leans on a model whose host collapsed in every configuration is "not
+    computed": its numbers would belong to another material."""
     by = {r["model"]: r for r in rows}
     out: list[dict[str, Any]] = []
+
+    def add(finding: str, paper: str, models: list[str], judge: Callable[[], tuple]) -> None:
+        bad = [m for m in models if by[m].get("invalid")]
+        if bad:
+            ours, reproduced = f"invalid (host collapsed in {', '.join(bad)})", "not computed"
+        else:
+            ours, reproduced = judge()
+        out.append({"finding": finding, "paper": paper, "ours": ours, "reproduced": reproduced})
+
     for disl, ctrl in CONTROL_OF.items():
         if disl not in by:
             continue
         d = by[disl]
-        radius = d.get("core_radius_A")
         if ctrl in by:
             c = by[ctrl]
-            diff = d["depth_A"] - c["depth_A"]
-            err = math.hypot(d["depth_err_A"], c["depth_err_A"])
-            out.append(
-                {
-                    "finding": f"K penetrates deeper with the {disl} dislocation than without "
-                    f"(front advance in {d['t_report_ps']:g} ps)",
-                    "paper": "with the dislocation K reaches the 'depth zone' after 100 ps",
-                    "ours": f"{d['depth_A']:.2f} ± {d['depth_err_A']:.2f} Å vs "
+
+            def deeper(d: dict = d, c: dict = c) -> tuple[str, str]:
+                diff = d["depth_A"] - c["depth_A"]
+                err = math.hypot(d["depth_err_A"], c["depth_err_A"])
+                return (
+                    f"{d['depth_A']:.2f} ± {d['depth_err_A']:.2f} Å vs "
                     f"{c['depth_A']:.2f} ± {c['depth_err_A']:.2f} Å "
                     f"(difference {diff:+.2f} ± {err:.2f} Å)",
-                    "reproduced": _verdict(diff, err, +1),
-                    "models": [disl, ctrl],
-                }
+                    _verdict(diff, err, +1),
+                )
+
+            add(
+                f"K penetrates deeper with the {disl} dislocation than without "
+                f"(front advance in {d['t_report_ps']:g} ps)",
+                "with the dislocation K reaches the 'depth zone' after 100 ps",
+                [disl, ctrl],
+                deeper,
             )
-        if d["core_fraction"] is None:
-            out.append(
-                {
-                    "finding": f"K inside the alloy sits along the {disl} dislocation core",
-                    "paper": "K diffuses along the dislocation core from the interface",
-                    "ours": f"no K atom deeper than {min_depth:g} Å at the report time",
-                    "reproduced": "not resolved",
-                    "models": [disl],
-                }
+
+        def along_core(d: dict = d) -> tuple[str, str]:
+            if d["core_fraction"] is None:
+                return f"no K atom deeper than {min_depth:g} Å at the report time", "not resolved"
+            return (
+                f"{d['n_K_below']} K deeper than {min_depth:g} Å, "
+                f"{100 * d['core_fraction']:.0f} ± {100 * d['core_fraction_err']:.0f} % "
+                f"of them within {d.get('core_radius_A')} Å of a core line (those cylinders "
+                f"cover {100 * d['area_fraction']:.0f} % of the area)",
+                _verdict(d["core_fraction"] - d["area_fraction"], d["core_fraction_err"], +1),
             )
-        else:
-            diff = d["core_fraction"] - d["area_fraction"]
-            out.append(
-                {
-                    "finding": f"K inside the alloy sits along the {disl} dislocation core",
-                    "paper": "K diffuses along the dislocation core from the interface",
-                    "ours": f"{d['n_K_below']} K deeper than {min_depth:g} Å, "
-                    f"{100 * d['core_fraction']:.0f} ± {100 * d['core_fraction_err']:.0f} % "
-                    f"of them within {radius} Å of a core line (those cylinders cover "
-                    f"{100 * d['area_fraction']:.0f} % of the area)",
-                    "reproduced": _verdict(diff, d["core_fraction_err"], +1),
-                    "models": [disl],
-                }
-            )
+
+        add(
+            f"K inside the alloy sits along the {disl} dislocation core",
+            "K diffuses along the dislocation core from the interface",
+            [disl],
+            along_core,
+        )
     for ctrl in CONTROL_OF.values():
         if ctrl not in by:
             continue
         c = by[ctrl]
-        diff = hardly_A - c["depth_A"]
         surface = "" if ctrl == "control" else f" ({ctrl.split('_')[0]} geometry's surface)"
-        out.append(
-            {
-                "finding": f"K hardly enters the perfect crystal{surface} (front advance < "
-                f"{hardly_A:g} Å in {c['t_report_ps']:g} ps)",
-                "paper": "without the dislocation K hardly diffuses into the interior",
-                "ours": f"{c['depth_A']:.2f} ± {c['depth_err_A']:.2f} Å",
-                "reproduced": _verdict(diff, c["depth_err_A"], +1),
-                "models": [ctrl],
-            }
+
+        def hardly(c: dict = c) -> tuple[str, str]:
+            return (
+                f"{c['depth_A']:.2f} ± {c['depth_err_A']:.2f} Å",
+                _verdict(hardly_A - c["depth_A"], c["depth_err_A"], +1),
+            )
+
+        add(
+            f"K hardly enters the perfect crystal{surface} (front advance < "
+            f"{hardly_A:g} Å in {c['t_report_ps']:g} ps)",
+            "without the dislocation K hardly diffuses into the interior",
+            [ctrl],
+            hardly,
         )
-    for f in out:  # a verdict that leans on a collapsed host is not a verdict
-        bad = [m for m in f.pop("models") if by[m].get("invalid")]
-        if bad:
-            f["reproduced"] = "not computed"
-            f["ours"] = f"invalid (host collapsed in {', '.join(bad)}): {f['ours']}"
     return out
 
 
@@ -715,15 +754,20 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["models"]:
+        if r.get("invalid"):  # as fmt_d: no number from another material
+            out.append(
+                f"| {r['model']} | 0 of {r['n_collapsed']} | {r['n_atoms']} | {r['n_K']} | "
+                f"{r['run_ps']:.4g} | invalid (host collapsed) | — | — | — | — | "
+                f"{r.get('n_K_vapour_max', 0)} |"
+            )
+            continue
         cf = (
             "n/a"
             if r["core_fraction"] is None
             else f"{100 * r['core_fraction']:.0f} ± {100 * r['core_fraction_err']:.0f} %"
         )
         depth = _fmt(r["depth_A"], r["depth_err_A"], 3)
-        if r.get("invalid"):  # as fmt_d: no number from another material
-            depth = "invalid (host collapsed)"
-        elif r.get("n_collapsed"):
+        if r.get("n_collapsed"):
             depth = f"{depth} ({r['n_collapsed']} collapsed configuration(s) left out)"
         out.append(
             f"| {r['model']} | {r['n_configs']} | {r['n_atoms']} | {r['n_K']} | "
@@ -740,11 +784,13 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in report["models"]:
+        bad = bool(r.get("invalid"))
         for g in r["regions"]:
+            inside = "—" if bad else f"{g['mean_atoms_inside']:.1f}"
             out.append(
-                f"| {r['model']} | {g['region']} | {g['mean_atoms_inside']:.1f} | "
-                f"{fmt_d(g['D_cm2_s'], g['D_err_cm2_s'], g['converged'])} | "
-                f"{fmt_d(g['D_z_cm2_s'], g['D_z_err_cm2_s'], g['converged'])} | "
+                f"| {r['model']} | {g['region']} | {inside} | "
+                f"{fmt_d(g['D_cm2_s'], g['D_err_cm2_s'], g['converged'], invalid=bad)} | "
+                f"{fmt_d(g['D_z_cm2_s'], g['D_z_err_cm2_s'], g['converged'], invalid=bad)} | "
                 f"{'yes' if g['converged'] else 'no'} | {g['note'][:160]} |"
             )
     out += findings_table(

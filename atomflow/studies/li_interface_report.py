@@ -63,7 +63,14 @@ from atomflow.analysis.diffusion import fit_diffusivity
 from atomflow.analysis.msd import compute_msd
 from atomflow.analysis.regions import PlaneBand, membership, region_msd
 from atomflow.errors import InputError
-from atomflow.studies.numbers import deviation_pct, findings_table, fmt_d, mean_err, verdict
+from atomflow.studies.numbers import (
+    deviation_pct,
+    findings_table,
+    fmt_d,
+    mean_err,
+    split_intact,
+    verdict,
+)
 from atomflow.studies.numbers import fmt as _fmt
 
 REGIONS = ("interface", "bulk_A", "bulk_B")
@@ -287,11 +294,10 @@ def combine_runs(analyses: list[dict], phases: dict[str, dict]) -> list[dict[str
             "fraction_inside_end": float(np.mean([r["fraction_inside_end"] for r in runs])),
             "note": "; ".join(sorted({r["note"] for r in runs if r["note"]})),
         }
-        row["invalid"] = all(r.get("invalid") for r in runs)
-        row["n_collapsed"] = sum(bool(r.get("invalid")) for r in runs)
+        split = split_intact(runs)
+        row.update(split.fields())
         for d in DIRECTIONS:
-            # a configuration whose host collapsed is another material: average the others
-            ok = [r for r in runs if not r.get("invalid") and r[f"D_{d}_cm2_s"] is not None]
+            ok = [r for r in split.intact if r[f"D_{d}_cm2_s"] is not None]
             v = e = None
             if ok:
                 v, e = mean_err(

@@ -24,7 +24,7 @@ import numpy as np
 from atomflow.analysis.arrhenius import fit_arrhenius
 from atomflow.analysis.transport import nernst_einstein
 from atomflow.studies.numbers import deviation_pct as _dev
-from atomflow.studies.numbers import findings_table, fmt_d
+from atomflow.studies.numbers import findings_table, fmt_d, split_intact
 from atomflow.studies.numbers import fmt as _fmt
 from atomflow.studies.numbers import mean_err as _mean_err
 from atomflow.studies.numbers import verdict as _verdict
@@ -80,42 +80,41 @@ def _transport(records: list[dict]) -> dict[str, Any]:
         per_T.setdefault(float(r["temperature_K"]), []).append(r)
     diffusion = []
     for T in sorted(per_T):
-        collapsed = [r for r in per_T[T] if r.get("invalid")]
-        # a configuration whose host collapsed is another material: average the others
-        rs = [r for r in per_T[T] if not r.get("invalid")] or per_T[T]
-        D, D_err = _mean_err([r["D_cm2_s"] for r in rs], [r["D_err_cm2_s"] for r in rs])
-        haven = [r["haven_ratio"] for r in rs if r["sigma_EH_converged"]]
-        diffusion.append(
-            {
-                "T_K": T,
-                "D_cm2_s": D,
-                "D_err_cm2_s": D_err,
-                "converged": all(r["converged"] for r in rs),
-                "n_configs": len(rs),
-                "invalid": len(collapsed) == len(per_T[T]),
-                "n_collapsed": len(collapsed),
-                "note": "; ".join(sorted({r["note"] for r in collapsed})),
-                "sigma_NE_mS_cm": float(np.mean([r["sigma_NE_mS_cm"] for r in rs])),
-                "sigma_EH_mS_cm": float(np.mean([r["sigma_EH_mS_cm"] for r in rs])),
-                "sigma_EH_err_mS_cm": float(
-                    np.sqrt(np.sum([r["sigma_EH_err_mS_cm"] ** 2 for r in rs])) / len(rs)
-                ),
-                "sigma_EH_converged": all(r["sigma_EH_converged"] for r in rs),
-                "haven_ratio": float(np.mean(haven)) if haven else None,
-                "haven_note": (
-                    "" if haven else "Einstein–Helfand σ not converged (error > 30 %): no H_R"
-                ),
-                "fit_window_ps": [rs[0]["fit_start_ps"], rs[0]["fit_end_ps"]],
-            }
-        )
-        if diffusion[-1]["invalid"]:  # every configuration collapsed: nothing to report
-            diffusion[-1].update(
+        split = split_intact(per_T[T])
+        rs = split.intact
+        row: dict[str, Any] = {"T_K": T, "n_configs": len(rs), **split.fields()}
+        if split.invalid:  # every configuration collapsed: nothing to report
+            row.update(
+                D_cm2_s=None,
+                D_err_cm2_s=None,
+                converged=False,
                 sigma_NE_mS_cm=None,
                 sigma_EH_mS_cm=None,
                 sigma_EH_err_mS_cm=None,
+                sigma_EH_converged=False,
                 haven_ratio=None,
                 haven_note="the host collapsed in every configuration: no σ and no H_R",
+                fit_window_ps=None,
             )
+            diffusion.append(row)
+            continue
+        D, D_err = _mean_err([r["D_cm2_s"] for r in rs], [r["D_err_cm2_s"] for r in rs])
+        haven = [r["haven_ratio"] for r in rs if r["sigma_EH_converged"]]
+        row.update(
+            D_cm2_s=D,
+            D_err_cm2_s=D_err,
+            converged=all(r["converged"] for r in rs),
+            sigma_NE_mS_cm=float(np.mean([r["sigma_NE_mS_cm"] for r in rs])),
+            sigma_EH_mS_cm=float(np.mean([r["sigma_EH_mS_cm"] for r in rs])),
+            sigma_EH_err_mS_cm=float(
+                np.sqrt(np.sum([r["sigma_EH_err_mS_cm"] ** 2 for r in rs])) / len(rs)
+            ),
+            sigma_EH_converged=all(r["sigma_EH_converged"] for r in rs),
+            haven_ratio=float(np.mean(haven)) if haven else None,
+            haven_note="" if haven else "Einstein–Helfand σ not converged (error > 30 %): no H_R",
+            fit_window_ps=[rs[0]["fit_start_ps"], rs[0]["fit_end_ps"]],
+        )
+        diffusion.append(row)
     out = {**empty, "diffusion": diffusion}
     use = [d for d in diffusion if d["converged"] and d["D_cm2_s"] > 0]
     if len(use) < 2:
@@ -362,7 +361,8 @@ def markdown(report: dict[str, Any]) -> str:
             )
     notes = list(report.get("notes", []))
     notes += [
-        f"x = {r['x']:g}, {d['T_K']:g} K: {d['n_collapsed']} configuration(s) excluded, {d['note']}"
+        f"x = {r['x']:g}, {d['T_K']:g} K: {d['n_collapsed']} configuration(s) excluded, "
+        f"{d['collapse_note']}"
         for r in rows
         for d in r["diffusion"]
         if d.get("n_collapsed")

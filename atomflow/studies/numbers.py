@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,6 +18,45 @@ def mean_err(values: list[float], errors: list[float]) -> tuple[float, float]:
     within = float(np.sqrt(np.nansum(e**2)) / len(v))
     between = float(np.std(v, ddof=1) / np.sqrt(len(v)))
     return float(v.mean()), max(within, between)
+
+
+def _marked_invalid(run: dict) -> bool:
+    return bool(run.get("invalid"))
+
+
+@dataclass(frozen=True)
+class IntactRuns:
+    """The configurations behind one table row, split by the host-collapse check.
+
+    A configuration whose host collapsed is another material: a row averages ``intact``
+    only, and a row with no intact configuration has no numbers at all (``invalid``)."""
+
+    intact: list[dict]
+    collapsed: list[dict]
+
+    @property
+    def invalid(self) -> bool:
+        return not self.intact
+
+    def fields(self, note_key: str = "note") -> dict:
+        """``invalid``, ``n_collapsed`` and the collapsed runs' notes, for the row."""
+        notes = sorted({str(r.get(note_key) or "") for r in self.collapsed} - {""})
+        return {
+            "invalid": self.invalid,
+            "n_collapsed": len(self.collapsed),
+            "collapse_note": "; ".join(notes),
+        }
+
+
+def split_intact(
+    runs: list[dict], collapsed: Callable[[dict], bool] = _marked_invalid
+) -> IntactRuns:
+    """Split ``runs`` into intact and collapsed (by default: marked ``invalid``)."""
+    if not runs:
+        raise ValueError("split_intact: no runs to split; a table row needs at least one")
+    return IntactRuns(
+        intact=[r for r in runs if not collapsed(r)], collapsed=[r for r in runs if collapsed(r)]
+    )
 
 
 def deviation_pct(ours: float | None, ref: float) -> float | None:

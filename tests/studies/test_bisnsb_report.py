@@ -369,6 +369,12 @@ def test_a_collapsed_configuration_is_left_out_and_its_verdicts_not_computed():
     md = markdown(report)
     line = next(s for s in md.splitlines() if s.startswith("| control |"))
     assert "| invalid (host collapsed) |" in line  # no depth from the collapsed host
+    assert ctrl["depth_A"] is None and ctrl["core_fraction"] is None
+    # nor a region D: every region row of the collapsed model says so, with no number
+    region_lines = [s for s in md.splitlines() if s.startswith("| control | ")][1:]
+    assert len(region_lines) == 3
+    for s in region_lines:
+        assert s.count("invalid (host collapsed)") == 2 and "e-0" not in s
     line = next(s for s in md.splitlines() if s.startswith("| edge |"))
     assert "1 collapsed configuration(s) left out" in line
     assert "excluded from every fit and average" in collapse_note(bad)
