@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from ase import Atoms
 from ase.data import atomic_numbers
@@ -38,6 +39,20 @@ class PODSettings(BaseModel):
     twobody_radial: int = 6
     threebody_radial: int = 5
     threebody_angular: int = 4
+    #: four-body terms (0 = none); their count grows fast with the angular degree
+    fourbody_radial: int = 0
+    fourbody_angular: int = 0
+    #: environment-adaptive POD: more than one cluster gives each its own coefficients,
+    #: assigned by the atoms' descriptors projected on ``principal_components`` axes
+    environment_clusters: int = 1
+    principal_components: int = 2
+    #: fields that stay out of task inputs at their default (see distill.task_inputs)
+    added_later: ClassVar[tuple[str, ...]] = (
+        "fourbody_radial",
+        "fourbody_angular",
+        "environment_clusters",
+        "principal_components",
+    )
     regularization: float = 1e-6
     weight_energy: float = 100.0
     weight_force: float = 1.0
@@ -63,13 +78,18 @@ def _param_text(elements: Sequence[str], s: PODSettings) -> str:
             f"rcut {s.rcut}",
             f"bessel_polynomial_degree {s.bessel_degree}",
             f"inverse_polynomial_degree {s.inverse_degree}",
-            "number_of_environment_clusters 1",
+            f"number_of_environment_clusters {s.environment_clusters}",
+            *(
+                [f"number_of_principal_components {s.principal_components}"]
+                if s.environment_clusters > 1
+                else []
+            ),
             "onebody 1",
             f"twobody_number_radial_basis_functions {s.twobody_radial}",
             f"threebody_number_radial_basis_functions {s.threebody_radial}",
             f"threebody_angular_degree {s.threebody_angular}",
-            "fourbody_number_radial_basis_functions 0",
-            "fourbody_angular_degree 0",
+            f"fourbody_number_radial_basis_functions {s.fourbody_radial}",
+            f"fourbody_angular_degree {s.fourbody_angular}",
             "",
         ]
     )
@@ -194,6 +214,13 @@ def _run_fitpod(folder: Path, attempts: int = 3) -> None:
     raise RuntimeError(f"fitpod failed in {folder}: {err} (log: {folder / 'log.fitpod'})")
 
 
+def coefficient_count(text: str) -> int:
+    """The number of POD coefficients from a coefficients file's header ("model_coefficients:
+    N ..." in current LAMMPS, "POD_coefficients: N" in older), or -1 when there is none."""
+    match = re.search(r"(?:POD|model)_coefficients:\s*(\d+)", text)
+    return int(match.group(1)) if match else -1
+
+
 @dataclass(frozen=True)
 class PODFit:
     folder: Path
@@ -231,9 +258,7 @@ def fit_pod(
     if not produced.is_file():
         raise RuntimeError(f"fitpod wrote no coefficients; see {folder / 'log.fitpod'}")
     produced.replace(folder / "coefficients.pod")
-    text = (folder / "coefficients.pod").read_text()
-    match = re.search(r"POD_coefficients:\s*(\d+)", text)
-    n_desc = int(match.group(1)) if match else -1
+    n_desc = coefficient_count((folder / "coefficients.pod").read_text())
     write_potential_toml(folder, name, elements, settings)
     tomllib.loads((folder / "potential.toml").read_text())  # fail here, not later
     return PODFit(folder=folder, n_descriptors=n_desc, n_train=len(train))

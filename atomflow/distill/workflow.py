@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
@@ -25,6 +25,7 @@ from atomflow.distill.core import CoreSettings, add_core, fit_core
 from atomflow.distill.labellers import evaluate_potential, get_labeller
 from atomflow.distill.pod import PODSettings, fit_pod
 from atomflow.distill.seeds import SeedPlan, make_seeds
+from atomflow.distill.task_inputs import task_dict
 from atomflow.errors import InputError
 from atomflow.graph import Workflow, task, write_progress
 from atomflow.structures import build_system
@@ -54,6 +55,7 @@ class Parent(_Strict):
         "by add_margin x the pair threshold, at random, 2.5 Å apart (None: the emptiest points)",
     )
     add_seed: int | None = Field(None, description="seed of that pick (default: the index)")
+    added_later: ClassVar[tuple[str, ...]] = ("add_margin", "add_seed")  # see task_dict
     mobile: str | None = None
     label: str = ""
     cell_multiple: list[int] = Field(
@@ -112,6 +114,7 @@ class LongProbes(_Strict):
         description="npt lets the cell find the fit's own lattice, where a study runs: "
         "limown-pod's WN+Li held at the built lattice and collapsed at its NPT one",
     )
+    added_later: ClassVar[tuple[str, ...]] = ("ensemble",)  # see task_dict
 
 
 class ActiveSettings(_Strict):
@@ -923,14 +926,9 @@ def distill_package(
 def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "") -> Workflow:
     """The distillation of one potential as a workflow graph."""
     wf = Workflow(name=name or f"fit-{header.name}")
-    # options left unset stay out of the dicts, so that stores made before them stay valid
-    parents = [
-        p.model_dump(
-            mode="json", exclude={k for k in ("add_margin", "add_seed") if getattr(p, k) is None}
-        )
-        for p in preset.parents
-    ]
-    pods = preset.pod.model_dump()
+    # options added later stay out of the dicts while unset: earlier stores stay valid
+    parents = [task_dict(p, mode="json") for p in preset.parents]
+    pods = task_dict(preset.pod)
     parent_paths = wf.add(distill_parents(parents), "parents").output
     seeds = wf.add(
         distill_seeds(parent_paths, parents, preset.seeds.model_dump(), preset.seed), "seeds"
@@ -954,14 +952,7 @@ def build_workflow(header: PotentialHeader, preset: DistillPreset, name: str = "
     for r in range(1, preset.active.rounds + 1):
         round_active = {
             **active,
-            # the default NVT stays out of the dict: stores made before the option stay valid
-            **{
-                k: v.model_dump(
-                    exclude={"ensemble"} if getattr(v, "ensemble", "") == "nvt" else None
-                )
-                for k, v in extra.items()
-                if v and r >= v.from_round
-            },
+            **{k: task_dict(v) for k, v in extra.items() if v and r >= v.from_round},
         }
         probe = wf.add(
             distill_probe(fit, parent_paths, round_active, r, preset.seed, parents),

@@ -162,7 +162,17 @@ def test_new_parent_options_leave_existing_recipes_identities_alone():
     inputs, so a store fitted before them is still reused; set, they enter."""
     from atomflow.distill.workflow import LongProbes, build_workflow
 
-    header, settings = load_recipe(RECIPES / "limown-pod.toml", "full")
+    header, shipped = load_recipe(RECIPES / "limown-pod.toml", "full")
+    # the shipped recipe as it was before these options (fit 3): none of them set
+    settings = shipped.model_copy(
+        update={
+            "parents": [
+                p.model_copy(update={"add_margin": None, "add_seed": None})
+                for p in shipped.parents
+            ],
+            "active": shipped.active.model_copy(update={"long": None}),
+        }
+    )
     before = build_workflow(header, settings).identities()
     parents = list(settings.parents)
     wn = next(k for k, p in enumerate(parents) if p.name == "WN+Li")
@@ -184,3 +194,27 @@ def test_new_parent_options_leave_existing_recipes_identities_alone():
         assert ("ensemble" in rounds[1]["long"]) == (ensemble == "npt")
     # set, the option changes the parents' identity (and with it every later task's)
     assert before["parents"] != ids["parents"]
+
+
+#: task identities of the shipped limown-pod full fit, as its store holds them (fit 4,
+#: 2026-11-25). A change here reruns hours of fitting for every user with a store: bump a
+#: task's version on purpose, or list a new spec field in its model's ``added_later``.
+SHIPPED_LIMOWN_IDS = {
+    "fit-0": "4273da366faad90794ae83bbfe95568df24f9e87932cf7980ae991cd5ddc46ce",
+    "gate": "8a82136254fec22caa88a97859da53274cae12f8a2fc7187fe603be4fdd84273",
+    "validate": "80171efad2a61810e3755674c6818c5d7de2f7a904e2875b977245ebe74ac6eb",
+}
+
+
+def test_shipped_fit_keeps_its_store_identities():
+    from atomflow.distill.pod import PODSettings
+    from atomflow.distill.task_inputs import task_dict
+    from atomflow.distill.workflow import build_workflow
+
+    header, settings = load_recipe(RECIPES / "limown-pod.toml", "full")
+    ids = build_workflow(header, settings).identities()
+    assert {k: ids[k] for k in SHIPPED_LIMOWN_IDS} == SHIPPED_LIMOWN_IDS
+    # a field added later enters the inputs only once set
+    assert "fourbody_radial" not in task_dict(PODSettings())
+    assert task_dict(PODSettings(fourbody_radial=3))["fourbody_radial"] == 3
+    assert "environment_clusters" in task_dict(PODSettings(environment_clusters=2))

@@ -298,3 +298,15 @@ def test_a_probe_stopped_on_a_signal_is_retried_not_judged(tmp_path, monkeypatch
     monkeypatch.setattr(explore, "run_md", lost)
     summary, frames, _ = explore.probe(cell, None, 1000, 2000, tmp_path / "b", {"Li-Li": 2.0})
     assert summary.crashed and "lost at step 800" in summary.message and frames == []
+
+
+def test_pod_settings_write_four_body_terms_and_coefficients_are_counted():
+    from atomflow.distill.pod import PODSettings, _param_text, coefficient_count
+
+    text = _param_text(["Li", "N"], PODSettings(fourbody_radial=3, fourbody_angular=2))
+    assert "fourbody_number_radial_basis_functions 3" in text
+    assert "fourbody_angular_degree 2" in text
+    assert "fourbody_angular_degree 0" in _param_text(["Li"], PODSettings())
+    assert coefficient_count("model_coefficients: 1100 0 0\n-0.48\n") == 1100
+    assert coefficient_count("POD_coefficients: 275\n") == 275
+    assert coefficient_count("nothing here") == -1
