@@ -719,8 +719,8 @@ def gate_integrity(stable_nvt: list[dict], gate_workdir: str, parents: list[dict
         # the gate starts from the built crystal: its first fifth equilibrates (as for the
         # temperature), and a perfect lattice is no reference for thermal contacts (Mo2N+Li
         # at 1000 K: median Mo-Mo 2.94 A at rest, 2.56 A once thermalised)
-        skip = read_h5md(path).n_frames // 5
-        traj = read_h5md(path, frames=slice(skip, None))
+        traj = read_h5md(path)
+        traj = traj.frames(slice(traj.n_frames // 5, None))
         check = check_integrity(traj, mobile=(mobile,) if mobile else ())
         out.append(
             {

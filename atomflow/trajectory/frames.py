@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -53,3 +53,14 @@ class Trajectory:
             labels = ", ".join(sorted(set(self.species.tolist())))
             raise ValueError(f"no atoms of species {species!r} in the trajectory (has: {labels})")
         return idx
+
+    def frames(self, which: slice) -> Trajectory:
+        """The same trajectory over a slice of its frames (atoms and species unchanged)."""
+        return replace(
+            self,
+            positions=self.positions[which],
+            times_ps=self.times_ps[which],
+            steps=self.steps[which],
+            cells=self.cells[which],
+            observables={k: v[which] for k, v in self.observables.items()},
+        )

@@ -167,8 +167,7 @@ def test_new_parent_options_leave_existing_recipes_identities_alone():
     settings = shipped.model_copy(
         update={
             "parents": [
-                p.model_copy(update={"add_margin": None, "add_seed": None})
-                for p in shipped.parents
+                p.model_copy(update={"add_margin": None, "add_seed": None}) for p in shipped.parents
             ],
             "active": shipped.active.model_copy(update={"long": None}),
         }

@@ -73,6 +73,11 @@ def test_round_trip_and_species_selection(tmp_path):
     np.testing.assert_array_equal(li.positions[1], _frame(30)[0][[0, 1, 3]])
     assert li.species.tolist() == ["Li"] * 3
     np.testing.assert_array_equal(traj.select("N"), [2, 4])
+    # slicing in memory gives what slicing on read gives
+    late, read_late = traj.frames(slice(1, None, 2)), read_h5md(path, frames=slice(1, None, 2))
+    for name in ("positions", "times_ps", "steps", "cells"):
+        np.testing.assert_array_equal(getattr(late, name), getattr(read_late, name))
+    np.testing.assert_array_equal(late.observables["pressure"], [-10, -30])
     with pytest.raises(InputError, match="Cl"):
         read_h5md(path, species="Cl")
 
