@@ -42,16 +42,10 @@ class PODSettings(BaseModel):
     #: four-body terms (0 = none); their count grows fast with the angular degree
     fourbody_radial: int = 0
     fourbody_angular: int = 0
-    #: environment-adaptive POD: more than one cluster gives each its own coefficients,
-    #: assigned by the atoms' descriptors projected on ``principal_components`` axes
-    environment_clusters: int = 1
-    principal_components: int = 2
     #: fields that stay out of task inputs at their default (see distill.task_inputs)
     added_later: ClassVar[tuple[str, ...]] = (
         "fourbody_radial",
         "fourbody_angular",
-        "environment_clusters",
-        "principal_components",
     )
     regularization: float = 1e-6
     weight_energy: float = 100.0
@@ -78,12 +72,9 @@ def _param_text(elements: Sequence[str], s: PODSettings) -> str:
             f"rcut {s.rcut}",
             f"bessel_polynomial_degree {s.bessel_degree}",
             f"inverse_polynomial_degree {s.inverse_degree}",
-            f"number_of_environment_clusters {s.environment_clusters}",
-            *(
-                [f"number_of_principal_components {s.principal_components}"]
-                if s.environment_clusters > 1
-                else []
-            ),
+            # environment clusters (EAPOD) crash fitpod of LAMMPS 22 Jul 2025 (signal 11,
+            # also on 40 frames), so one cluster: a linear POD
+            "number_of_environment_clusters 1",
             "onebody 1",
             f"twobody_number_radial_basis_functions {s.twobody_radial}",
             f"threebody_number_radial_basis_functions {s.threebody_radial}",
@@ -209,6 +200,8 @@ def _run_fitpod(folder: Path, attempts: int = 3) -> None:
         if done.returncode == 0:
             return
         err = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        if done.returncode < 0:  # killed by a signal: a crash inside LAMMPS
+            err = f"{err}; the process died of signal {-done.returncode}"
         if "Failed to allocate" not in err:
             break
     raise RuntimeError(f"fitpod failed in {folder}: {err} (log: {folder / 'log.fitpod'})")

@@ -274,7 +274,7 @@ def slab_nvt(
         ) from exc
 
 
-@task(version="3")
+@task(version="4")
 def k_penetration(
     md: dict,
     slab: dict,

@@ -216,4 +216,3 @@ def test_shipped_fit_keeps_its_store_identities():
     # a field added later enters the inputs only once set
     assert "fourbody_radial" not in task_dict(PODSettings())
     assert task_dict(PODSettings(fourbody_radial=3))["fourbody_radial"] == 3
-    assert "environment_clusters" in task_dict(PODSettings(environment_clusters=2))
