@@ -310,3 +310,33 @@ def test_pod_settings_write_four_body_terms_and_coefficients_are_counted():
     assert coefficient_count("model_coefficients: 1100 0 0\n-0.48\n") == 1100
     assert coefficient_count("POD_coefficients: 275\n") == 275
     assert coefficient_count("nothing here") == -1
+
+
+def test_a_four_body_pod_fits_and_its_forces_are_its_energy_gradient(tmp_path):
+    """Four-body terms end to end: fitpod writes them, pair_style pod runs them, and the
+    fitted forces are minus the gradient of the fitted energy (finite difference)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from atomflow.distill.labellers import evaluate_potential
+    from atomflow.distill.pod import PODSettings, fit_pod
+    from atomflow.structures.li3n import build_li3n
+
+    base = AseAtomsAdaptor.get_atoms(build_li3n((2, 2, 2)))
+    frames = []
+    for k in range(12):
+        a = base.copy()
+        a.rattle(0.08, seed=k)
+        a.set_cell(a.cell * (1 + 0.01 * (k % 5 - 2)), scale_atoms=True)
+        frames.append(a)
+    train = get_labeller("lammps:li3n-esnap").label(frames)
+    settings = PODSettings(rcut=5.0, fourbody_radial=3, fourbody_angular=2, zbl_outer=1.4)
+    fit = fit_pod(train, ["Li", "N"], settings, tmp_path / "pod")
+    assert fit.n_descriptors > 0
+    assert "fourbody_angular_degree 2" in (tmp_path / "pod" / "param.pod").read_text()
+    probe = base.copy()
+    probe.rattle(0.05, seed=99)
+    moved = probe.copy()
+    moved.positions[1, 2] += 1e-3
+    p0, p1 = evaluate_potential(fit.potential(), [probe, moved])
+    fd = -(p1.get_potential_energy() - p0.get_potential_energy()) / 1e-3
+    assert fd == pytest.approx(p0.get_forces()[1, 2], abs=5e-3)
