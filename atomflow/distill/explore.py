@@ -214,6 +214,12 @@ def pair_floors(bonds_A: dict[str, float], min_pair_A: float = MIN_PAIR_A) -> di
     }
 
 
+def equilibrated(n_frames: int) -> slice:
+    """The frames a gate judges: a gate starts from the built crystal at rest, and its first
+    fifth equilibrates (equipartition, thermal contacts)."""
+    return slice(n_frames // 5, None)
+
+
 def stability_verdict(
     p: MDProbe, steps: int, min_pair_A: float = MIN_PAIR_A, floors: dict[str, float] | None = None
 ) -> dict:
@@ -222,7 +228,7 @@ def stability_verdict(
     3 %, after the first fifth)."""
     floors = floors or {}
     temps = np.asarray(p.temperatures, dtype=float)
-    temps = temps[len(temps) // 5 :]  # the first fifth equilibrates (equipartition)
+    temps = temps[equilibrated(len(temps))]
     half = len(temps) // 2
     mean = float(temps.mean()) if len(temps) else float("nan")
     drift = float(abs(temps[half:].mean() - temps[:half].mean())) if half else float("nan")

@@ -459,32 +459,10 @@ def _penetration_numbers(runs: list[dict]) -> dict[str, Any]:
     occ = [r["core_occupancy"] for r in runs]
     n = sum(o["n_K_below"] for o in occ)
     k = sum(o["n_K_in_core"] for o in occ)
-    regions = []
-    for name in REGION_NAMES:
-        recs = [rg for r in runs for rg in r["regions"] if rg["region"] == name]
-        ok = [rg for rg in recs if rg["D_cm2_s"] is not None]
-        row: dict[str, Any] = {
-            "region": name,
-            "mean_atoms_inside": float(np.mean([rg["mean_atoms_inside"] for rg in recs])),
-            "D_cm2_s": None,
-            "D_err_cm2_s": None,
-            "D_z_cm2_s": None,
-            "D_z_err_cm2_s": None,
-            "converged": False,
-            "n_configs": len(ok),
-            "note": "; ".join(sorted({rg["note"] for rg in recs if rg["note"]})),
-        }
-        if ok:
-            row["D_cm2_s"], row["D_err_cm2_s"] = _mean_err(
-                [rg["D_cm2_s"] for rg in ok], [rg["D_err_cm2_s"] for rg in ok]
-            )
-            okz = [rg for rg in ok if rg.get("D_z_cm2_s") is not None]
-            if okz:
-                row["D_z_cm2_s"], row["D_z_err_cm2_s"] = _mean_err(
-                    [rg["D_z_cm2_s"] for rg in okz], [rg["D_z_err_cm2_s"] for rg in okz]
-                )
-            row["converged"] = all(rg["converged"] for rg in ok)
-        regions.append(row)
+    regions = [
+        _region_row(name, [rg for r in runs for rg in r["regions"] if rg["region"] == name])
+        for name in REGION_NAMES
+    ]
     return {
         "depth_A": depth,
         "depth_err_A": err,
@@ -503,7 +481,6 @@ def _penetration_numbers(runs: list[dict]) -> dict[str, Any]:
 
 def _no_numbers() -> dict[str, Any]:
     """A model whose every configuration collapsed: no number from another material."""
-    empty = {"D_cm2_s": None, "D_err_cm2_s": None, "D_z_cm2_s": None, "D_z_err_cm2_s": None}
     return {
         "depth_A": None,
         "depth_err_A": None,
@@ -514,19 +491,41 @@ def _no_numbers() -> dict[str, Any]:
         "n_K_below": None,
         "area_fraction": None,
         "regions": [
-            {
-                "region": name,
-                "mean_atoms_inside": None,
-                **empty,
-                "converged": False,
-                "n_configs": 0,
-                "note": "the host collapsed in every configuration",
-            }
+            {**_region_row(name, []), "note": "the host collapsed in every configuration"}
             for name in REGION_NAMES
         ],
         "front_vs_time": None,
         "profiles": None,
     }
+
+
+def _region_row(name: str, recs: list[dict]) -> dict[str, Any]:
+    """One region's K D over configurations (``recs``: its per-configuration records)."""
+    ok = [rg for rg in recs if rg["D_cm2_s"] is not None]
+    row: dict[str, Any] = {
+        "region": name,
+        "mean_atoms_inside": (
+            float(np.mean([rg["mean_atoms_inside"] for rg in recs])) if recs else None
+        ),
+        "D_cm2_s": None,
+        "D_err_cm2_s": None,
+        "D_z_cm2_s": None,
+        "D_z_err_cm2_s": None,
+        "converged": False,
+        "n_configs": len(ok),
+        "note": "; ".join(sorted({rg["note"] for rg in recs if rg["note"]})),
+    }
+    if ok:
+        row["D_cm2_s"], row["D_err_cm2_s"] = _mean_err(
+            [rg["D_cm2_s"] for rg in ok], [rg["D_err_cm2_s"] for rg in ok]
+        )
+        okz = [rg for rg in ok if rg.get("D_z_cm2_s") is not None]
+        if okz:
+            row["D_z_cm2_s"], row["D_z_err_cm2_s"] = _mean_err(
+                [rg["D_z_cm2_s"] for rg in okz], [rg["D_z_err_cm2_s"] for rg in okz]
+            )
+        row["converged"] = all(rg["converged"] for rg in ok)
+    return row
 
 
 def combine_models(analyses: list[dict]) -> list[dict[str, Any]]:
