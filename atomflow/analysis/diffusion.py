@@ -21,8 +21,9 @@ the covariance uses the fitted line. The window starts where the local log-log s
 reaches 1 within its error (``local_slope``) and ends at half the longest lag by default.
 
 A fit is flagged ``converged=False`` (with a note) when the diffusive regime is not reached
-before the end of the window, when atoms have not left their vibrational cage, or when the
-log-log slope over the window is far from 1. The number is still reported, never silently.
+before the end of the window, when atoms have not left their vibrational cage, when the
+log-log slope over the window is far from 1, or (failing none of these) when D lies within
+2σ of zero. The number is still reported, never silently.
 """
 
 from __future__ import annotations
@@ -254,6 +255,7 @@ def fit_diffusivity(
     max_fit_fraction: float = 0.5,
     min_window_factor: float = 2.0,
     min_displacement_A2: float = 1.0,
+    min_significance: float = 2.0,
     gaussian: bool = False,
     n_iter: int = 3,
 ) -> DiffusionFit:
@@ -262,7 +264,9 @@ def fit_diffusivity(
     Defaults: the window ends at ``max_fit_fraction`` of the longest lag and starts where
     the diffusive regime is detected. ``gaussian=True`` takes the non-Gaussian factor as 1
     (right for collective quantities, sums of many displacements). A detected window that
-    spans less than ``min_window_factor`` in time is flagged not converged.
+    spans less than ``min_window_factor`` in time is flagged not converged, and so is a D
+    within ``min_significance`` standard errors of zero: it passes the regime test by noise
+    and cannot be told from no diffusion (nor weighed in ln D by an Arrhenius fit).
     """
     if direction not in msd.msd_A2:
         raise InputError(f"direction {direction!r} not computed; have {list(msd.msd_A2)}")
@@ -361,6 +365,12 @@ def fit_diffusivity(
             notes.append(f"log-log slope {slope_ll:.2f} over the window is not diffusive (≈1)")
     if D <= 0:
         notes.append("fitted slope is not positive")
+    elif not notes and D < min_significance * D_err:
+        notes.append(
+            f"D = {D * A2_PER_PS_TO_CM2_PER_S:.2g} ± {D_err * A2_PER_PS_TO_CM2_PER_S:.1g} cm²/s "
+            f"lies within {min_significance:g}σ of zero: not resolved from no diffusion "
+            "(run longer or hotter, or with more mobile atoms)"
+        )
     converged = not notes
     if notes_model:
         notes.append(notes_model)

@@ -274,7 +274,7 @@ def slab_nvt(
         ) from exc
 
 
-@task(version="4")
+@task(version="5")
 def k_penetration(
     md: dict,
     slab: dict,

@@ -305,7 +305,7 @@ def relax_model(structure: Structure, potential: dict, cell: str | None, what: s
     return relax_positions.func(res.structure, potential)
 
 
-@task(version="3")
+@task(version="4")
 def li_diffusion(
     md: dict,
     region: str,

@@ -142,7 +142,7 @@ def nvt_md(
     return {"md": checked, "trajectory": md.trajectory, "temperature_K": p.temperature_K}
 
 
-@task(version="4")
+@task(version="5")
 def tracer_diffusion(
     md: dict,
     species: str,
@@ -186,7 +186,7 @@ def tracer_diffusion(
     }
 
 
-@task(version="3")
+@task(version="4")
 def ion_transport(
     md: dict,
     species: str,

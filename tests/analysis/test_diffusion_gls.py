@@ -139,7 +139,8 @@ def test_the_crossing_from_ballistic_to_caged_is_not_taken_for_diffusion():
 def test_a_falling_gls_line_through_a_rising_msd_falls_back_to_least_squares():
     """The same interface at 900 K: over the window the in-plane MSD rises from 3.5 to
     11 Å², yet GLS fitted a negative slope (-0.35 ± 0.35 Å²/ps), whose 2σ upper bound would
-    have been reported as the diffusivity's. Least squares (+1.0 Å²/ps) is reported instead."""
+    have been reported as the diffusivity's. Least squares (+1.0 Å²/ps) is reported instead.
+    Its error (±0.5 Å²/ps) leaves it within 2σ of zero, so it is not called converged."""
     data = np.load(Path(__file__).with_name("interface_li_900K.npz"))
     msd = compute_msd(data["positions_A"].astype(float), data["times_ps"], directions=("xy",))
     fit = fit_diffusivity(msd, "xy")
@@ -150,3 +151,20 @@ def test_a_falling_gls_line_through_a_rising_msd_falls_back_to_least_squares():
     plain = np.polyfit(lag[window], curve[window], 1)[0] / 4 * 1e-4
     assert fit.D_cm2_s > 0
     assert fit.D_cm2_s == pytest.approx(plain, abs=1.5 * fit.D_err_cm2_s)
+    assert fit.D_cm2_s < 2 * fit.D_err_cm2_s
+    assert not fit.converged and "within 2σ of zero" in fit.note
+
+
+def test_the_significance_threshold_is_d_over_its_error():
+    """A walk whose D is z = D/σ standard errors from zero converges under a threshold just
+    below z and not just above it; everything else about the fit is unchanged."""
+    msd = next(_gaussian_walks(1, 2, 80, 0.5, 1.0, seed=0))
+    fit = fit_diffusivity(msd, "xyz", min_displacement_A2=0.0)
+    assert fit.converged, fit.note
+    z = fit.D_cm2_s / fit.D_err_cm2_s
+    assert z > 2.0
+    below = fit_diffusivity(msd, "xyz", min_displacement_A2=0.0, min_significance=0.99 * z)
+    above = fit_diffusivity(msd, "xyz", min_displacement_A2=0.0, min_significance=1.01 * z)
+    assert below.converged and not above.converged
+    assert "of zero: not resolved" in above.note
+    assert above.D_cm2_s == below.D_cm2_s == fit.D_cm2_s
