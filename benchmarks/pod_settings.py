@@ -25,8 +25,7 @@ from pymatgen.io.ase import AseAtomsAdaptor
 from atomflow.distill.labellers import get_labeller
 from atomflow.distill.pod import PODSettings, fit_pod
 from atomflow.distill.validate import atom_step_cost
-from atomflow.distill.workflow import replicate_to
-from atomflow.structures import build_system
+from atomflow.distill.workflow import Parent, build_parent, replicate_to
 
 #: name -> changes to the default settings; the first is the reference
 SETTINGS = {
@@ -66,8 +65,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
-    made = build_system(args.system, **json.loads(args.params))[0].structure
-    cell = Structure(made.lattice, [s.specie.symbol for s in made], made.frac_coords)
+    cell = build_parent(Parent(system=args.system, params=json.loads(args.params)))
     elements = sorted({s.specie.symbol for s in cell}, key=lambda e: cell.composition[e])
     frames = get_labeller(args.labeller).label(training_frames(cell, args.frames, seed=5))
     big = replicate_to(cell, args.atoms)

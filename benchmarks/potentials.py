@@ -17,9 +17,8 @@ import time
 
 from atomflow.distill.labellers import get_labeller
 from atomflow.distill.validate import atom_step_cost
-from atomflow.distill.workflow import replicate_to
+from atomflow.distill.workflow import Parent, build_parent, replicate_to
 from atomflow.potentials import get_potential
-from atomflow.structures import build_system
 
 
 def main() -> None:
@@ -33,11 +32,9 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=2)
     args = ap.parse_args()
 
-    from pymatgen.core import Structure
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    made = build_system(args.system, **json.loads(args.params))[0].structure
-    cell = Structure(made.lattice, [s.specie.symbol for s in made], made.frac_coords)
+    cell = build_parent(Parent(system=args.system, params=json.loads(args.params)))
     cell = replicate_to(cell, args.atoms)
     pot = get_potential(args.potential)
     ours = atom_step_cost(pot, cell, steps=args.steps)
