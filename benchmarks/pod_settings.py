@@ -1,10 +1,10 @@
 """Cost of a POD per atom-step against its descriptor settings, side by side in one run.
 
-Fits one POD per setting on the same small labelled set (rattled and strained copies of one
-cell), then times NVE MD with each at about ``--atoms`` atoms, in interleaved rounds so that
-a load on the machine hits every setting alike. Prints the median cost of each and its
-ratio to the first setting. The cost depends on the descriptors, not on how good the fit
-is, so a small training set is enough.
+Fits one POD per setting on the same small labelled set (strained and rattled seeds of one
+cell, as the distillation makes them), then times NVE MD with each at about ``--atoms``
+atoms, in interleaved rounds so that a load on the machine hits every setting alike. Prints
+the median cost of each and its ratio to the first setting. The cost depends on the
+descriptors, not on how good the fit is, so a small training set is enough.
 
     python benchmarks/pod_settings.py                        # Li3N, labelled by li3n-esnap
     python benchmarks/pod_settings.py --system mo2n-wn --labeller chgnet   # needs atomflow[mlip]
@@ -18,12 +18,11 @@ import statistics
 import tempfile
 from pathlib import Path
 
-import numpy as np
-from pymatgen.core import Structure
 from pymatgen.io.ase import AseAtomsAdaptor
 
 from atomflow.distill.labellers import get_labeller
 from atomflow.distill.pod import PODSettings, fit_pod
+from atomflow.distill.seeds import SeedPlan, make_seeds
 from atomflow.distill.validate import atom_step_cost
 from atomflow.distill.workflow import Parent, build_parent, replicate_to
 
@@ -39,20 +38,6 @@ SETTINGS = {
 }
 
 
-def training_frames(cell: Structure, n: int, seed: int) -> list:
-    """Rattled (0.1 Å) copies of ``cell`` under random strains of up to 3 %."""
-    rng = np.random.default_rng(seed)
-    atoms = AseAtomsAdaptor.get_atoms(cell)
-    frames = []
-    for k in range(n):
-        a = atoms.copy()
-        strain = np.eye(3) + rng.uniform(-0.03, 0.03, (3, 3))
-        a.set_cell(a.cell.array @ (strain + strain.T) / 2, scale_atoms=True)
-        a.rattle(0.1, seed=seed + k)
-        frames.append(a)
-    return frames
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--system", default="li3n")
@@ -66,8 +51,16 @@ def main() -> None:
     args = ap.parse_args()
 
     cell = build_parent(Parent(system=args.system, params=json.loads(args.params)))
-    elements = sorted({s.specie.symbol for s in cell}, key=lambda e: cell.composition[e])
-    frames = get_labeller(args.labeller).label(training_frames(cell, args.frames, seed=5))
+    elements = [e.symbol for e in cell.composition.elements]
+    plan = SeedPlan(
+        strained=args.frames // 2,
+        rattled=args.frames - args.frames // 2,
+        compressed=0,
+        vacancies=0,
+        interstitials=0,
+    )
+    seeds = make_seeds(AseAtomsAdaptor.get_atoms(cell), plan, seed=5)
+    frames = get_labeller(args.labeller).label(seeds)
     big = replicate_to(cell, args.atoms)
 
     with tempfile.TemporaryDirectory() as tmp:
